@@ -1,0 +1,1 @@
+"""Enrich: entry points (CLI, web app) and settings."""

@@ -1,0 +1,34 @@
+"""The ``enrich`` command line: one module per command group, registered here."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from enrich import cli_data, cli_round
+from enrich.runtime import get_engine
+from enrich.settings import get_settings
+from models.db import current_revision, upgrade
+
+app = typer.Typer(help="Enrich keeps your customer contact base alive.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("init")
+def init_command() -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    settings = get_settings()
+    engine = get_engine(settings)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"Database {where} is up to date (revision {after}).")
+    else:
+        console.print(f"Database {where} upgraded from {before or 'empty'} to {after}.")
+
+
+app.command("import")(cli_data.import_command)
+app.command("demo-data")(cli_data.demo_data_command)
+app.add_typer(cli_round.round_app, name="round")

@@ -1,0 +1,1 @@
+"""Tables, the database, migrations and the pure rules about the data."""

@@ -1,0 +1,1 @@
+"""Everything about a message: rendering, QR codes, personal links and the channels."""

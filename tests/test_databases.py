@@ -1,0 +1,60 @@
+"""The schema migrates on both databases and the SQLite file runs in WAL with foreign keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+from models.db import current_revision, upgrade
+
+TABLES = {
+    "profile",
+    "contact_point",
+    "consent",
+    "campaign",
+    "round",
+    "enrollment",
+    "outreach",
+    "delivery_event",
+    "verification_token",
+    "submission",
+    "audit_event",
+}
+
+
+def test_schema_is_at_head_and_upgrade_is_idempotent(engine: Engine) -> None:
+    assert TABLES <= set(inspect(engine).get_table_names())
+    head = current_revision(engine)
+    assert head is not None
+    upgrade(engine)
+    assert current_revision(engine) == head
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        assert engine.dialect.name == "postgresql"
+        return
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_only_one_active_enrollment_per_profile(engine: Engine) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO profile (external_id, locale, created_at, updated_at) "
+                          "VALUES ('c1', 'nl', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO campaign (key, version, content_hash, definition, created_at) "
+                          "VALUES ('default', 1, 'x', '{}', CURRENT_TIMESTAMP)"))
+        for _ in range(2):
+            conn.execute(text("INSERT INTO round (campaign_id, started_by, status, started_at) "
+                              "VALUES (1, 'test', 'running', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO enrollment (round_id, profile_id, state, gap_mask, "
+                          "step_index, created_at, updated_at) VALUES "
+                          "(1, 1, 'active', 1, -1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO enrollment (round_id, profile_id, state, gap_mask, "
+                          "step_index, created_at, updated_at) VALUES "
+                          "(2, 1, 'active', 1, -1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))

@@ -46,8 +46,18 @@ def audit(
 def audit_many(conn: Connection | Session, rows: Iterable[dict[str, Any]]) -> int:
     """Bulk-insert audit rows (dicts with AuditEvent's columns); ``at`` defaults to now."""
     now = utcnow()
-    batch = [{"at": now, "before": None, "after": None, "reason": None, "evidence": None,
-              "profile_id": None, **row} for row in rows]
+    batch = [
+        {
+            "at": now,
+            "before": None,
+            "after": None,
+            "reason": None,
+            "evidence": None,
+            "profile_id": None,
+            **row,
+        }
+        for row in rows
+    ]
     if batch:
         conn.execute(insert(AUDIT_TABLE), batch)
     return len(batch)

@@ -47,7 +47,15 @@ class PgServer:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
+            [
+                *self.run_as,
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
             check=False,
         )
@@ -68,12 +76,33 @@ def start() -> PgServer:
         run_as = [runuser, "-u", "postgres", "--"]
     port = _free_port()
     steps = [
-        [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "enrich", "-A", "trust", "-E", "UTF8",
-         "--no-sync", "--locale=C"],
-        [str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-w", "-t", "60", "-l", str(root / "log"),
-         "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-         "start"],
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "enrich",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ],
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "start",
+        ],
     ]
     for cmd in steps:
         proc = subprocess.run([*run_as, *cmd], capture_output=True, text=True, check=False)

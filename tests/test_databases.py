@@ -23,7 +23,7 @@ TABLES = {
 
 
 def test_schema_is_at_head_and_upgrade_is_idempotent(engine: Engine) -> None:
-    assert TABLES <= set(inspect(engine).get_table_names())
+    assert set(inspect(engine).get_table_names()) >= TABLES
     head = current_revision(engine)
     assert head is not None
     upgrade(engine)
@@ -44,17 +44,37 @@ def test_only_one_active_enrollment_per_profile(engine: Engine) -> None:
     from sqlalchemy.exc import IntegrityError
 
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO profile (external_id, locale, created_at, updated_at) "
-                          "VALUES ('c1', 'nl', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO campaign (key, version, content_hash, definition, created_at) "
-                          "VALUES ('default', 1, 'x', '{}', CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text(
+                "INSERT INTO profile (external_id, locale, created_at, updated_at) "
+                "VALUES ('c1', 'nl', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO campaign (key, version, content_hash, definition, created_at) "
+                "VALUES ('default', 1, 'x', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
         for _ in range(2):
-            conn.execute(text("INSERT INTO round (campaign_id, started_by, status, started_at) "
-                              "VALUES (1, 'test', 'running', CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO enrollment (round_id, profile_id, state, gap_mask, "
-                          "step_index, created_at, updated_at) VALUES "
-                          "(1, 1, 'active', 1, -1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            conn.execute(
+                text(
+                    "INSERT INTO round (campaign_id, started_by, status, started_at) "
+                    "VALUES (1, 'test', 'running', CURRENT_TIMESTAMP)"
+                )
+            )
+        conn.execute(
+            text(
+                "INSERT INTO enrollment (round_id, profile_id, state, gap_mask, "
+                "step_index, created_at, updated_at) VALUES "
+                "(1, 1, 'active', 1, -1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
     with pytest.raises(IntegrityError), engine.begin() as conn:
-        conn.execute(text("INSERT INTO enrollment (round_id, profile_id, state, gap_mask, "
-                          "step_index, created_at, updated_at) VALUES "
-                          "(2, 1, 'active', 1, -1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text(
+                "INSERT INTO enrollment (round_id, profile_id, state, gap_mask, "
+                "step_index, created_at, updated_at) VALUES "
+                "(2, 1, 'active', 1, -1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )

@@ -1,0 +1,170 @@
+"""`enrich round plan` (a dry run that counts) and `enrich round start` (runs the round flow)."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import case, func, select
+from sqlalchemy.engine import Engine
+
+from enrich.runtime import get_engine
+from enrich.settings import get_settings
+from models.campaign import CampaignError, CampaignSpec, load_campaign
+from models.selection import EXCLUSIONS, plan
+from models.tables import Enrollment, Round
+from models.types import utcnow
+
+ROUND = Round.__table__  # type: ignore[attr-defined]
+round_app = typer.Typer(help="Plan and start enrichment rounds.", no_args_is_help=True)
+console = Console()
+
+CAMPAIGN_OPTION = typer.Option(None, "--campaign", help="Campaign file (default: settings).")
+EXCLUSION_LABELS = {
+    "opted_out": "opted out or objected",
+    "enrolled": "already in an active round",
+    "cooldown": "contacted within the cool-down",
+}
+
+
+def _spec(campaign: Path | None) -> CampaignSpec:
+    try:
+        return load_campaign(campaign or get_settings().campaign_file)
+    except CampaignError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from err
+
+
+def _table(title: str, header: str, rows: dict[str, int]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(header)
+    table.add_column("profiles", justify="right")
+    for key, value in rows.items():
+        table.add_row(key, f"{value:,}")
+    return table
+
+
+@round_app.command("plan")
+def plan_command(campaign: Path | None = CAMPAIGN_OPTION) -> None:
+    """Count whom a round would select, by gap and first channel, and whom it leaves out."""
+    settings = get_settings()
+    spec = _spec(campaign)
+    with get_engine(settings).connect() as conn:
+        result = plan(
+            conn=conn,
+            spec=spec,
+            now=utcnow(),
+            max_age_days=settings.verification_max_age_days,
+            cooldown_days=settings.cooldown_days,
+        )
+    console.print(f"Campaign [bold]{spec.key}[/bold]: {result.total:,} profiles would be enrolled.")
+    console.print(_table("Per gap (a profile can have several)", "gap", result.per_gap))
+    channels = {
+        ("no usable contact point" if k == "none" else k): v for k, v in result.per_channel.items()
+    }
+    console.print(_table("Per first channel", "channel", channels))
+    console.print(
+        _table(
+            "Left out (profiles with a gap)",
+            "reason",
+            {EXCLUSION_LABELS[k]: result.excluded[k] for k in EXCLUSIONS},
+        )
+    )
+    console.print("Dry run: nothing was written or sent.")
+
+
+def _latest_round_id(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(ROUND.c.id), 0))).scalar_one())
+
+
+def _progress_counts(engine: Engine, after_round_id: int) -> tuple[int, int] | None:
+    """(enrolled, first step handled) for the round this command started, once it exists."""
+    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        round_id = conn.execute(
+            select(func.min(ROUND.c.id)).where(ROUND.c.id > after_round_id)
+        ).scalar_one()
+        if round_id is None:
+            return None
+        total, done = conn.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.sum(case(((e.step_index >= 0) | (e.state != "active"), 1), else_=0)), 0
+                ),
+            ).where(e.round_id == round_id)
+        ).one()
+    return int(total), int(done)
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"Round {summary['round_id']} finished", title_justify="left")
+    table.add_column("channel")
+    for status in ("sent", "failed", "skipped", "pending"):
+        table.add_column(status, justify="right")
+    for channel, counts in sorted(summary["per_channel"].items()):
+        table.add_row(
+            channel, *(f"{counts.get(s, 0):,}" for s in ("sent", "failed", "skipped", "pending"))
+        )
+    return table
+
+
+@round_app.command("start")
+def start_command(
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Enrol at most N profiles."),
+    started_by: str = typer.Option("steward", "--started-by", help="Recorded on the audit trail."),
+    campaign: Path | None = CAMPAIGN_OPTION,
+) -> None:
+    """Start a round: enrol the selected profiles and send each its first ladder step."""
+    from flows.round import enrichment_round  # importing Prefect takes a moment; only here
+
+    spec_path = campaign or get_settings().campaign_file
+    _spec(spec_path)  # a bad campaign file fails here, before Prefect starts
+    engine = get_engine(get_settings())
+    before = _latest_round_id(engine)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["summary"] = enrichment_round(
+                campaign_file=str(spec_path), started_by=started_by, limit=limit
+            )
+        except BaseException as err:  # reported in the main thread
+            outcome["error"] = err
+
+    # The worker gets this thread's context, so Prefect settings in force here apply there too.
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("Starting Prefect and selecting profiles", total=None)
+        worker.start()
+        while True:
+            worker.join(timeout=0.5)
+            counts = _progress_counts(engine, before)
+            if counts is not None:
+                progress.update(
+                    bar, description="Sending first steps", total=counts[0], completed=counts[1]
+                )
+            if not worker.is_alive():
+                break
+    if "error" in outcome:
+        console.print(f"[red]The round failed: {outcome['error']}[/red]")
+        raise typer.Exit(1)
+    summary = outcome["summary"]
+    console.print(_summary_table(summary))
+    console.print(
+        f"{summary['enrolled']:,} enrolled; sent {summary['sent']:,}, failed {summary['failed']:,},"
+        f" no usable contact point {summary['exhausted']:,}."
+    )

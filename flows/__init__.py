@@ -1,0 +1,1 @@
+"""Prefect flows: thin wiring of models and outreach in batches (rounds, ladder, sweeps)."""

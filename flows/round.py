@@ -1,0 +1,257 @@
+"""The enrichment round: sync the campaign, start a round, enrol in batches, send first steps.
+
+Tasks take ids and plain values and open their own engine; idempotency lives in the database
+(unique enrollment per round and profile, unique outreach per enrollment and step), so a retried
+task or a resumed round never sends a step twice. One task per batch, never per customer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import Task, flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.futures import PrefectFuture
+from prefect.states import State
+from prefect.tasks import exponential_backoff
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from enrich.runtime import get_engine, outreach_config
+from enrich.settings import Settings, get_settings
+from models.campaign import CampaignSpec, load_campaign, sync_campaign
+from models.db import session_scope
+from models.enrollment import create_round, enroll, finish_round, profile_id_ranges, round_summary
+from models.tables import Campaign, Enrollment, Round
+from models.types import utcnow
+from outreach.channels import build_channels
+from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_first_steps
+from outreach.errors import is_transient
+
+ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
+# An enrolment task covers this many enrolment batches of profile ids (bounded, few tasks).
+BATCHES_PER_ENROL_TASK = 50
+# Send tasks in flight at once: SQLite has one writer, PostgreSQL takes a few.
+CONCURRENCY = {"sqlite": 1, "postgresql": 4}
+
+
+def _worth_retrying(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
+    """Retry transient channel errors and database lock/connection errors, nothing else."""
+    try:
+        state.result()
+    except OperationalError:
+        return True
+    except Exception as err:
+        return is_transient(err)
+    return False
+
+
+RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_condition_fn": _worth_retrying,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="enrol-batch", **RETRIES)
+def enrol_batch(
+    round_id: int,
+    spec_data: dict[str, Any],
+    id_range: tuple[int, int],
+    limit: int | None,
+    now: datetime,
+) -> int:
+    settings = get_settings()
+    return enroll(
+        conn=get_engine(settings),
+        round_id=round_id,
+        spec=CampaignSpec.model_validate(spec_data),
+        now=now,
+        max_age_days=settings.verification_max_age_days,
+        cooldown_days=settings.cooldown_days,
+        batch_size=settings.batch_size,
+        limit=limit,
+        id_range=tuple(id_range),  # type: ignore[arg-type]
+    )
+
+
+@task(name="send-first-steps", **RETRIES)
+def send_batch(enrollment_ids: list[int], spec_data: dict[str, Any], actor: str) -> BatchOutcome:
+    settings = get_settings()
+    config = outreach_config(settings)
+    outcome = send_first_steps(
+        engine=get_engine(settings),
+        enrollment_ids=enrollment_ids,
+        spec=CampaignSpec.model_validate(spec_data),
+        channels=build_channels(config),
+        config=config,
+        now=utcnow(),
+        actor=actor,
+    )
+    get_run_logger().info("batch of %d: %s", len(enrollment_ids), outcome)
+    return outcome
+
+
+def _enrol_all(
+    round_id: int, spec: CampaignSpec, settings: Settings, limit: int | None, now: datetime
+) -> int:
+    engine = get_engine(settings)
+    with engine.connect() as conn:
+        ranges = profile_id_ranges(
+            conn=conn, batch_size=settings.batch_size * BATCHES_PER_ENROL_TASK
+        )
+    enrolled = 0
+    spec_data = spec.model_dump(mode="json")
+    for id_range in ranges:
+        remaining = None if limit is None else limit - enrolled
+        if remaining is not None and remaining <= 0:
+            break
+        # Sequential on purpose: each task is one set-based statement per batch, and a limit
+        # must be honoured in profile order.
+        enrolled += enrol_batch(round_id, spec_data, id_range, remaining, now)
+    return enrolled
+
+
+def _send_all(
+    round_id: int, spec: CampaignSpec, settings: Settings, actor: str, now: datetime
+) -> BatchOutcome:
+    engine = get_engine(settings)
+    window = CONCURRENCY.get(engine.dialect.name, 1)
+    spec_data = spec.model_dump(mode="json")
+    in_flight: deque[PrefectFuture[BatchOutcome]] = deque()
+    totals = BatchOutcome()
+    after = 0
+
+    def add(outcome: BatchOutcome) -> BatchOutcome:
+        return BatchOutcome(
+            *(a + b for a, b in zip(vars(totals).values(), vars(outcome).values(), strict=True))
+        )
+
+    while True:
+        with engine.connect() as conn:
+            ids = due_enrollment_ids(
+                conn=conn, round_id=round_id, now=now, limit=settings.batch_size, after_id=after
+            )
+        if not ids:
+            break
+        after = ids[-1]
+        in_flight.append(send_batch.submit(ids, spec_data, actor))
+        if len(in_flight) >= window:
+            totals = add(in_flight.popleft().result())
+    while in_flight:
+        totals = add(in_flight.popleft().result())
+    return totals
+
+
+def _markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        f"# Enrichment round {summary['round_id']}",
+        "",
+        f"Campaign **{summary['campaign']}** v{summary['campaign_version']}, "
+        f"started by {summary['started_by']}; {summary['enrolled']} profiles enrolled.",
+        "",
+        "| gap | profiles |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {gap} | {n} |" for gap, n in summary["per_gap"].items()]
+    lines += [
+        "",
+        "| channel | sent | failed | skipped | pending |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for channel, counts in sorted(summary["per_channel"].items()):
+        lines.append(
+            f"| {channel} | "
+            + " | ".join(str(counts.get(s, 0)) for s in ("sent", "failed", "skipped", "pending"))
+            + " |"
+        )
+    lines += [
+        "",
+        f"Sent {summary['sent']}, failed {summary['failed']}, skipped steps "
+        f"{summary['skipped']}, reconciled after a crash {summary['already_sent']}, "
+        f"no usable contact point {summary['exhausted']}.",
+    ]
+    return "\n".join(lines)
+
+
+def _run(
+    round_id: int, spec: CampaignSpec, settings: Settings, started_by: str, limit: int | None
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    now = utcnow()
+    enrolled = _enrol_all(round_id, spec, settings, limit, now)
+    logger.info("round %d: %d profiles enrolled", round_id, enrolled)
+    outcome = _send_all(round_id, spec, settings, started_by, now)
+    engine = get_engine(settings)
+    with session_scope(engine) as session:
+        round_ = session.get(Round, round_id)
+        campaign = session.get(Campaign, round_.campaign_id) if round_ else None
+        summary = round_summary(conn=session.connection(), round_id=round_id)
+        summary.update(
+            campaign=spec.key,
+            campaign_version=campaign.version if campaign else None,
+            started_by=round_.started_by if round_ else started_by,
+            already_sent=outcome.already_sent,
+            exhausted=summary["per_state"].get("exhausted", 0),
+        )
+        finish_round(session=session, round_id=round_id, summary=summary, actor=started_by)
+    create_markdown_artifact(
+        markdown=_markdown(summary),
+        key=f"enrichment-round-{round_id}",
+        description=f"Enrichment round {round_id}",
+    )
+    logger.info(
+        "round %d finished: %s sent, %s failed", round_id, summary["sent"], summary["failed"]
+    )
+    return summary
+
+
+@flow(name="enrichment-round")
+def enrichment_round(
+    campaign_file: str | None = None, started_by: str = "system", limit: int | None = None
+) -> dict[str, Any]:
+    """Start a round of the campaign and send every enrolled profile its first ladder step."""
+    settings = get_settings()
+    spec = load_campaign(Path(campaign_file) if campaign_file else settings.campaign_file)
+    with session_scope(get_engine(settings)) as session:
+        campaign = sync_campaign(session=session, spec=spec)
+        round_ = create_round(
+            session=session,
+            campaign=campaign,
+            started_by=started_by,
+            parameters={
+                "limit": limit,
+                "max_age_days": settings.verification_max_age_days,
+                "cooldown_days": settings.cooldown_days,
+                "batch_size": settings.batch_size,
+            },
+        )
+        round_id = round_.id
+    assert round_id is not None
+    return _run(round_id, spec, settings, started_by, limit)
+
+
+@flow(name="enrichment-round-resume")
+def resume_round(round_id: int, started_by: str = "system") -> dict[str, Any]:
+    """Finish an interrupted round: enrol the rest, send what is due, never a step twice."""
+    settings = get_settings()
+    engine = get_engine(settings)
+    with session_scope(engine) as session:
+        round_ = session.get(Round, round_id)
+        if round_ is None:
+            raise ValueError(f"round {round_id} does not exist")
+        campaign = session.get(Campaign, round_.campaign_id)
+        assert campaign is not None
+        spec = CampaignSpec.model_validate(campaign.definition)
+        limit = (round_.parameters or {}).get("limit")
+        already = session.execute(
+            select(func.count()).where(ENROLLMENT.c.round_id == round_id)
+        ).scalar_one()
+    remaining = None if limit is None else max(int(limit) - already, 0)
+    return _run(round_id, spec, settings, started_by, remaining)

@@ -1,0 +1,250 @@
+"""Renders every channel's messages from Jinja2 templates, choosing the template by locale.
+
+Templates live in ``templates/<channel>/<name>.<locale>.<part>``:
+
+- email: ``ask.nl.subject.txt`` (one line), ``ask.nl.txt`` (plain text), ``ask.nl.html``
+- sms: ``ask.nl.txt`` (whitespace is collapsed to single spaces)
+- letter: ``ask.nl.html``, one page; it extends ``letter/_page.html`` (window field, QR code)
+  and all pages of a batch are wrapped by ``letter/_document.html`` (page size, fonts)
+
+Locale fallback: the exact locale (``nl-BE``), then its language (``nl``), then the default
+locale; every part of one message comes from the same locale. A template missing even in the
+default locale is a :class:`ConfigurationError`; a template that fails for one message
+(a missing variable) is a :class:`RenderError` naming template and variable, never the data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    select_autoescape,
+)
+from markupsafe import Markup
+
+from models.types import utcnow
+from outreach.config import OutreachConfig
+from outreach.errors import ConfigurationError, RenderError
+from outreach.letters import return_code
+from outreach.qr import qr_png_data_uri
+from outreach.tokens import token_from_link, unsubscribe_link
+
+if TYPE_CHECKING:  # a runtime import would cycle: outreach.channels imports this module
+    from outreach.channels.base import Message
+
+__all__ = ["RenderError", "RenderedEmail", "Renderer", "locale_candidates"]
+
+# The part whose presence decides which locale a message is written in.
+_PARTS = {
+    "email": ("txt", "subject.txt", "html"),
+    "sms": ("txt",),
+    "letter": ("html",),
+}
+_LETTER_DOCUMENT = "letter/_document.html"
+_UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def normalise_locale(locale: str) -> str:
+    """``nl_be`` / ``NL-be`` -> ``nl-BE``; the language lower case, the region upper case."""
+    parts = [p for p in re.split(r"[-_]", locale.strip()) if p]
+    if not parts:
+        return ""
+    return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
+
+
+def locale_candidates(locale: str, default: str) -> list[str]:
+    """Exact locale, then its language, then the default, without repeats."""
+    exact = normalise_locale(locale or "")
+    out: list[str] = []
+    for candidate in (exact, exact.split("-")[0], normalise_locale(default)):
+        if candidate and candidate not in out:
+            out.append(candidate)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _babel_locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale, sep="-")
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse(locale.split("-")[0])
+
+
+class Renderer:
+    """One Jinja2 environment for all channels; resolved templates are compiled once and kept."""
+
+    def __init__(self, config: OutreachConfig) -> None:
+        self.config = config
+        self.env = Environment(
+            loader=FileSystemLoader(config.templates_dir),
+            autoescape=select_autoescape(enabled_extensions=("html", "xml"), default=False),
+            undefined=StrictUndefined,
+            auto_reload=False,
+        )
+        self._resolved: dict[tuple[str, str, str], tuple[str, dict[str, Template]]] = {}
+        self._default_locale = normalise_locale(config.default_locale)
+
+    # -- template lookup -------------------------------------------------------------------
+
+    def templates_for(
+        self, channel: str, name: str, locale: str
+    ) -> tuple[str, dict[str, Template]]:
+        """(chosen locale, {part: compiled template}) for one channel, template name and locale."""
+        key = (channel, name, locale)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolve(channel, name, locale)
+            self._resolved[key] = found
+        return found
+
+    def require(self, channel: str, name: str) -> None:
+        """Fail fast (ConfigurationError) when ``name`` has no template in the default locale."""
+        self.templates_for(channel, name, self._default_locale)
+
+    def _resolve(self, channel: str, name: str, locale: str) -> tuple[str, dict[str, Template]]:
+        if channel not in _PARTS:
+            raise ConfigurationError(f"unknown channel {channel!r}")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ConfigurationError(f"invalid template name {name!r}")
+        primary, *others = _PARTS[channel]
+        for candidate in locale_candidates(locale, self._default_locale):
+            try:
+                main = self._load(f"{channel}/{name}.{candidate}.{primary}")
+            except TemplateNotFound:
+                continue
+            parts = {primary: main}
+            for part in others:
+                try:
+                    parts[part] = self._load(f"{channel}/{name}.{candidate}.{part}")
+                except TemplateNotFound as err:
+                    raise ConfigurationError(f"template {err.name} is missing") from err
+            return candidate, parts
+        raise ConfigurationError(
+            f"template {channel}/{name}.{self._default_locale}.{primary} is missing"
+        )
+
+    def _load(self, path: str) -> Template:
+        try:
+            return self.env.get_template(path)
+        except TemplateSyntaxError as err:
+            raise ConfigurationError(
+                f"template {path} line {err.lineno}: syntax error: {err.message}"
+            ) from err
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _context(self, message: Message, locale: str, today: date) -> dict[str, Any]:
+        cfg = self.config
+        given, family = message.given_name, message.family_name
+        babel_locale = _babel_locale(locale)
+        valid_until = today + timedelta(days=cfg.token_ttl_days)
+        return {
+            "outreach_id": message.outreach_id,
+            "locale": locale,
+            "given_name": given or None,
+            "family_name": family or None,
+            "full_name": " ".join(p for p in (given, family) if p) or None,
+            "link": message.link,
+            "unsubscribe_url": unsubscribe_link(cfg.base_url, token_from_link(message.link)),
+            "return_code": return_code(message.outreach_id),
+            "today": format_date(today, format="long", locale=babel_locale),
+            # Tokens are issued just before rendering, so their expiry is today + ttl.
+            "valid_until": format_date(valid_until, format="long", locale=babel_locale),
+            "organisation": {
+                "name": cfg.organisation_name,
+                "address": list(cfg.organisation_address),
+                "sender_name": cfg.sender_name,
+                "sender_email": cfg.sender_email,
+            },
+            "extra": dict(cfg.extra),
+        }
+
+    @staticmethod
+    def _render(template: Template, context: dict[str, Any]) -> str:
+        name = template.name or "<template>"
+        try:
+            return template.render(context)
+        except UndefinedError as err:
+            match = _UNDEFINED.search(err.message or "")
+            variable = (match.group(1) or match.group(2)) if match else None
+            raise RenderError(
+                f"template {name}: variable {variable or '?'} is undefined",
+                template=name,
+                variable=variable,
+            ) from err
+        except Exception as err:
+            # The exception text may quote values; keep only its type.
+            raise RenderError(
+                f"template {name}: {type(err).__name__} while rendering", template=name
+            ) from err
+
+    def email(self, message: Message) -> RenderedEmail:
+        locale, parts = self.templates_for("email", message.template, message.locale)
+        ctx = self._context(message, locale, utcnow().date())
+        subject = " ".join(self._render(parts["subject.txt"], ctx).split())
+        return RenderedEmail(
+            subject=subject,
+            text=self._render(parts["txt"], ctx).strip() + "\n",
+            html=self._render(parts["html"], ctx),
+        )
+
+    def sms(self, message: Message) -> str:
+        locale, parts = self.templates_for("sms", message.template, message.locale)
+        ctx = self._context(message, locale, utcnow().date())
+        return " ".join(self._render(parts["txt"], ctx).split())
+
+    def letter_page(self, message: Message, *, today: date | None = None) -> str:
+        """One letter's page as an HTML fragment (escaped); needs ``message.address``."""
+        if message.address is None:
+            raise RenderError("letter without a postal address", template=message.template)
+        locale, parts = self.templates_for("letter", message.template, message.locale)
+        ctx = self._context(message, locale, today or utcnow().date())
+        ctx["address_lines"] = message.address.lines(origin_country=self.origin_country)
+        ctx["return_address"] = " · ".join(
+            [self.config.organisation_name, *self.config.organisation_address]
+        )
+        ctx["qr_src"] = qr_png_data_uri(message.link)
+        return self._render(parts["html"], ctx)
+
+    def letter_document(self, pages: Sequence[str]) -> str:
+        """Wraps already rendered pages into one HTML document (page size, fonts, styles)."""
+        try:
+            document = self.env.get_template(_LETTER_DOCUMENT)
+        except TemplateNotFound as err:
+            raise ConfigurationError(f"template {_LETTER_DOCUMENT} is missing") from err
+        try:
+            return self._render(document, {"pages": [Markup(p) for p in pages]})
+        except RenderError as err:
+            # The wrapper has no per-customer data: if it fails, it fails for every letter.
+            raise ConfigurationError(str(err)) from err
+
+    def letter_html(self, messages: Sequence[Message]) -> str:
+        """One HTML document, a page per message; the first failing message raises RenderError."""
+        today = utcnow().date()
+        return self.letter_document([self.letter_page(m, today=today) for m in messages])
+
+    @property
+    def origin_country(self) -> str:
+        """Where letters are posted from; decides when a country line is printed."""
+        return self.config.extra.get("origin_country", "NL")

@@ -1,0 +1,78 @@
+"""The round flow end to end on the real outbox channels: enrol, send, summarise, never twice."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from enrich.runtime import get_engine
+from enrich.settings import Settings
+from flows.round import enrichment_round, resume_round
+from models.tables import AuditEvent, Enrollment, Outreach, Round
+from tests.models.test_selection import COMPLETE, add_profile, replace
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+
+
+def outbox_counts(outbox: Path) -> dict[str, int]:
+    sms = sum(len(f.read_text().splitlines()) for f in (outbox / "sms").glob("batch-*.jsonl"))
+    letters = sum(
+        len(list(csv.DictReader(f.open()))) for f in (outbox / "letters").glob("batch-*.csv")
+    )
+    return {"email": len(list((outbox / "email").glob("*.eml"))), "sms": sms, "letter": letters}
+
+
+def count(settings: Settings, table: type) -> int:
+    with get_engine(settings).connect() as conn:
+        return conn.execute(select(func.count()).select_from(table.__table__)).scalar_one()  # type: ignore[attr-defined]
+
+
+def test_round_sends_each_first_step_once_and_a_rerun_sends_nothing(settings: Settings) -> None:
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        add_profile(conn, "e1", replace(COMPLETE, "mobile"))
+        add_profile(conn, "e2", replace(COMPLETE, "mobile"), locale="en")
+        add_profile(conn, "s1", replace(COMPLETE, "email"))
+        add_profile(conn, "l1", [{"kind": "postal", "status": "unverified"}])
+        add_profile(conn, "none", [{"kind": "postal", "status": "invalid"}])
+        add_profile(conn, "complete", COMPLETE)
+        add_profile(conn, "objector", [], objected_at=COMPLETE[2]["verified_at"])
+
+    summary = enrichment_round(started_by="tester")
+
+    assert summary["enrolled"] == 5
+    assert summary["per_gap"] == {"missing_email": 3, "missing_mobile": 4, "unverified_postal": 2}
+    assert (summary["sent"], summary["failed"]) == (4, 0)
+    assert summary["exhausted"] == 1
+    assert summary["per_channel"]["email"] == {"sent": 2, "skipped": 3}
+    outbox = settings.resolved_outbox_dir
+    assert outbox_counts(outbox) == {"email": 2, "sms": 1, "letter": 1}
+    sms = json.loads(next((outbox / "sms").glob("batch-*.jsonl")).read_text().splitlines()[0])
+    assert "https://enrich.example.org/c/" in sms["body"]
+    with engine.connect() as conn:
+        stored = conn.execute(select(Round.status, Round.summary)).one()
+    assert stored.status == "finished"
+    assert stored.summary["sent"] == 4
+    outreach_rows = count(settings, Outreach)
+
+    round_id = summary["round_id"]
+    again = resume_round(round_id, started_by="tester")
+    assert (again["sent"], again["enrolled"], again["already_sent"]) == (4, 5, 0)
+    assert outbox_counts(outbox) == {"email": 2, "sms": 1, "letter": 1}
+    assert count(settings, Outreach) == outreach_rows
+
+    # A new round finds everybody either enrolled, exhausted-but-unreachable or in cool-down.
+    second = enrichment_round(started_by="tester")
+    assert second["enrolled"] == 1  # only the profile with no usable contact point comes back
+    assert outbox_counts(outbox) == {"email": 2, "sms": 1, "letter": 1}
+    with engine.connect() as conn:
+        sent_audits = conn.execute(
+            select(func.count()).where(AuditEvent.action == "outreach.sent")
+        ).scalar_one()
+        rounds = conn.execute(select(func.count()).select_from(Round)).scalar_one()
+        enrollments = conn.execute(select(func.count()).select_from(Enrollment)).scalar_one()
+    assert (sent_audits, rounds, enrollments) == (4, 2, 6)

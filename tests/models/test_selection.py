@@ -1,0 +1,303 @@
+"""Selection: who has which gap, who is excluded, and what a plan counts (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine
+
+from models.campaign import CampaignSpec, Step
+from models.gaps import GAP_BITS, GAPS, gap_mask
+from models.selection import plan, selection_query
+from models.tables import AuditEvent, Campaign, ContactPoint, Enrollment, Outreach, Profile, Round
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+MAX_AGE = 730
+COOLDOWN = 30
+PROFILE = Profile.__table__  # type: ignore[attr-defined]
+CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
+
+# A profile lacking nothing: usable email and mobile, a freshly verified postal address.
+COMPLETE = [
+    {"kind": "email", "status": "valid"},
+    {"kind": "mobile", "status": "valid"},
+    {"kind": "postal", "status": "verified", "verified_at": NOW - timedelta(days=10)},
+]
+
+
+def add_profile(
+    conn: Connection, external_id: str, contacts: list[dict[str, Any]], **columns: Any
+) -> int:
+    """Insert one profile and its contact points with plain Core inserts; returns the id."""
+    row = {
+        "external_id": external_id,
+        "given_name": "Test",
+        "family_name": external_id,
+        "locale": "nl",
+        "country": "NL",
+        "created_at": NOW,
+        "updated_at": NOW,
+        **columns,
+    }
+    profile_id = int(conn.execute(insert(PROFILE).values(**row)).inserted_primary_key[0])
+    values = {
+        "email": f"{external_id}@example.org",
+        "mobile": "+31612345678",
+        "postal": "Dorpsstraat 1",
+    }
+    for cp in contacts:
+        postal = (
+            {
+                "street": "Dorpsstraat",
+                "house_number": "1",
+                "postal_code": "1234 AB",
+                "city": "Amsterdam",
+                "country": "NL",
+            }
+            if cp["kind"] == "postal"
+            else {}
+        )
+        conn.execute(
+            insert(CONTACT).values(
+                profile_id=profile_id,
+                value=values[cp["kind"]],
+                is_primary=True,
+                created_at=NOW,
+                updated_at=NOW,
+                **postal,
+                **cp,
+            )
+        )
+    return profile_id
+
+
+def replace(
+    contacts: list[dict[str, Any]], kind: str, *new: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """COMPLETE with the contact points of ``kind`` replaced by ``new``."""
+    return [c for c in contacts if c["kind"] != kind] + list(new)
+
+
+def add_round(conn: Connection) -> int:
+    campaign = Campaign.__table__  # type: ignore[attr-defined]
+    rnd = Round.__table__  # type: ignore[attr-defined]
+    cid = conn.execute(
+        insert(campaign).values(key="t", version=1, content_hash="x", definition={}, created_at=NOW)
+    ).inserted_primary_key[0]
+    return int(
+        conn.execute(
+            insert(rnd).values(campaign_id=cid, started_by="test", status="running", started_at=NOW)
+        ).inserted_primary_key[0]
+    )
+
+
+def selected(engine: Engine, gaps: tuple[str, ...] | list[str] = GAPS) -> dict[int, int]:
+    with engine.connect() as conn:
+        query = selection_query(gaps=gaps, now=NOW, max_age_days=MAX_AGE, cooldown_days=COOLDOWN)
+        return {pid: mask for pid, mask in conn.execute(query)}
+
+
+def spec(gaps: tuple[str, ...] | list[str] = GAPS) -> CampaignSpec:
+    return CampaignSpec(
+        key="t",
+        name="T",
+        gaps=list(gaps),
+        ladder=[
+            Step(channel="email", wait_days=5),
+            Step(channel="sms", wait_days=5),
+            Step(channel="letter", wait_days=21),
+        ],
+    )
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    tables = [Profile, ContactPoint, Enrollment, Outreach, Round, Campaign, AuditEvent]
+    with engine.connect() as conn:
+        return {
+            t.__tablename__: conn.execute(  # type: ignore[attr-defined]
+                select(func.count()).select_from(t.__table__)
+            ).scalar_one()  # type: ignore[attr-defined]
+            for t in tables
+        }
+
+
+STALE = NOW - timedelta(days=MAX_AGE + 1)
+
+CASES: list[tuple[str, list[dict[str, Any]], list[str]]] = [
+    ("complete", COMPLETE, []),
+    ("missing_email", replace(COMPLETE, "email"), ["missing_email"]),
+    (
+        "bounced_email",
+        replace(COMPLETE, "email", {"kind": "email", "status": "bounced"}),
+        ["bounced_email"],
+    ),
+    (
+        "bounced_but_second_usable",
+        replace(
+            COMPLETE,
+            "email",
+            {"kind": "email", "status": "bounced"},
+            {"kind": "email", "status": "unverified"},
+        ),
+        [],
+    ),
+    (
+        "invalid_email",
+        replace(COMPLETE, "email", {"kind": "email", "status": "invalid"}),
+        ["invalid_email"],
+    ),
+    ("opted_out_email", replace(COMPLETE, "email", {"kind": "email", "status": "opted_out"}), []),
+    (
+        "opted_out_email_and_bounced",
+        replace(
+            COMPLETE,
+            "email",
+            {"kind": "email", "status": "bounced"},
+            {"kind": "email", "status": "valid", "opted_out_at": NOW - timedelta(days=3)},
+        ),
+        [],
+    ),
+    ("missing_mobile", replace(COMPLETE, "mobile"), ["missing_mobile"]),
+    (
+        "invalid_mobile",
+        replace(COMPLETE, "mobile", {"kind": "mobile", "status": "invalid"}),
+        ["invalid_mobile"],
+    ),
+    (
+        "opted_out_mobile",
+        replace(COMPLETE, "mobile", {"kind": "mobile", "status": "opted_out"}),
+        [],
+    ),
+    (
+        "unverified_postal",
+        replace(COMPLETE, "postal", {"kind": "postal", "status": "unverified"}),
+        ["unverified_postal"],
+    ),
+    ("no_postal", replace(COMPLETE, "postal"), ["unverified_postal"]),
+    (
+        "opted_out_postal",
+        replace(COMPLETE, "postal", {"kind": "postal", "status": "opted_out"}),
+        [],
+    ),
+    (
+        "stale_postal",
+        replace(COMPLETE, "postal", {"kind": "postal", "status": "verified", "verified_at": STALE}),
+        ["stale_verification"],
+    ),
+    (
+        "stale_email",
+        replace(COMPLETE, "email", {"kind": "email", "status": "verified", "verified_at": STALE}),
+        ["stale_verification"],
+    ),
+    ("nothing_at_all", [], ["missing_email", "missing_mobile", "unverified_postal"]),
+]
+
+
+@pytest.mark.parametrize(("name", "contacts", "gaps"), CASES, ids=[c[0] for c in CASES])
+def test_each_gap_rule_selects_exactly_its_profile(
+    engine: Engine, name: str, contacts: list[dict[str, Any]], gaps: list[str]
+) -> None:
+    with engine.begin() as conn:
+        add_profile(conn, "complete", COMPLETE)
+        pid = add_profile(conn, name, contacts) if name != "complete" else None
+    expected = {pid: gap_mask(gaps)} if gaps else {}
+    assert selected(engine) == expected
+
+
+def test_only_the_campaigns_gaps_count(engine: Engine) -> None:
+    with engine.begin() as conn:
+        only_mobile = add_profile(conn, "m", replace(COMPLETE, "mobile"))
+        both = add_profile(conn, "b", replace(replace(COMPLETE, "mobile"), "email"))
+        add_profile(conn, "e", replace(COMPLETE, "email"))
+    assert selected(engine, ["missing_mobile"]) == {
+        only_mobile: GAP_BITS["missing_mobile"],
+        both: GAP_BITS["missing_mobile"],
+    }
+
+
+@pytest.mark.parametrize("reason", ["opted_out_at", "objected_at", "enrolled", "cooldown"])
+def test_exclusions(engine: Engine, reason: str) -> None:
+    gappy = replace(COMPLETE, "email")
+    with engine.begin() as conn:
+        keep = add_profile(
+            conn, "keep", gappy, last_contacted_at=NOW - timedelta(days=COOLDOWN + 1)
+        )
+        columns: dict[str, Any] = {}
+        if reason in ("opted_out_at", "objected_at"):
+            columns[reason] = NOW - timedelta(days=400)
+        if reason == "cooldown":
+            columns["last_contacted_at"] = NOW - timedelta(days=COOLDOWN - 1)
+        excluded = add_profile(conn, "excluded", gappy, **columns)
+        if reason == "enrolled":
+            round_id = add_round(conn)
+            conn.execute(
+                insert(Enrollment.__table__).values(  # type: ignore[attr-defined]
+                    round_id=round_id,
+                    profile_id=excluded,
+                    state="active",
+                    gap_mask=1,
+                    step_index=0,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+    assert selected(engine) == {keep: GAP_BITS["missing_email"]}
+    with engine.connect() as conn:
+        counted = plan(
+            conn=conn, spec=spec(), now=NOW, max_age_days=MAX_AGE, cooldown_days=COOLDOWN
+        )
+    key = {"opted_out_at": "opted_out", "objected_at": "opted_out"}.get(reason, reason)
+    assert counted.excluded[key] == 1
+    assert counted.total == 1
+
+
+def test_a_finished_enrollment_does_not_exclude(engine: Engine) -> None:
+    with engine.begin() as conn:
+        pid = add_profile(conn, "again", replace(COMPLETE, "email"))
+        conn.execute(
+            insert(Enrollment.__table__).values(  # type: ignore[attr-defined]
+                round_id=add_round(conn),
+                profile_id=pid,
+                state="exhausted",
+                gap_mask=1,
+                step_index=2,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    assert selected(engine) == {pid: GAP_BITS["missing_email"]}
+
+
+def test_plan_counts_gaps_first_channels_and_writes_nothing(engine: Engine) -> None:
+    with engine.begin() as conn:
+        add_profile(conn, "complete", COMPLETE)
+        add_profile(conn, "no-email-1", replace(COMPLETE, "email"))  # first step: sms
+        add_profile(conn, "no-email-2", replace(COMPLETE, "email"))
+        add_profile(conn, "no-mobile", replace(COMPLETE, "mobile"))  # first step: email
+        add_profile(conn, "postal-only", [{"kind": "postal", "status": "unverified"}])  # letter
+        add_profile(conn, "bad-postal-only", [{"kind": "postal", "status": "invalid"}])  # none
+        add_profile(conn, "objector", [], objected_at=NOW)
+    before = row_counts(engine)
+    with engine.connect() as conn:
+        result = plan(conn=conn, spec=spec(), now=NOW, max_age_days=MAX_AGE, cooldown_days=COOLDOWN)
+    assert row_counts(engine) == before
+    assert result.total == 5
+    assert result.per_gap == {
+        "missing_email": 4,
+        "bounced_email": 0,
+        "invalid_email": 0,
+        "missing_mobile": 3,
+        "invalid_mobile": 0,
+        "unverified_postal": 2,
+        "stale_verification": 0,
+    }
+    assert result.per_channel == {"sms": 2, "email": 1, "letter": 1, "none": 1}
+    assert result.excluded == {"opted_out": 1, "enrolled": 0, "cooldown": 0}
+
+
+def test_unknown_gap_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown gaps"):
+        selection_query(gaps=["missing_fax"], now=NOW, max_age_days=1, cooldown_days=1)

@@ -168,3 +168,21 @@ def start_command(
         f"{summary['enrolled']:,} enrolled; sent {summary['sent']:,}, failed {summary['failed']:,},"
         f" no usable contact point {summary['exhausted']:,}."
     )
+
+
+@round_app.command("resume")
+def resume_command(
+    round_id: int = typer.Argument(..., help="The round to finish."),
+    started_by: str = typer.Option("steward", "--started-by", help="Recorded on the audit trail."),
+) -> None:
+    """Finish an interrupted round: enrol the rest and send what is due, never a step twice."""
+    engine = get_engine(get_settings())
+    with engine.connect() as conn:
+        exists = conn.execute(select(ROUND.c.id).where(ROUND.c.id == round_id)).first()
+    if exists is None:
+        console.print(f"[red]Round {round_id} does not exist.[/red]")
+        raise typer.Exit(2)
+    from flows.round import resume_round
+
+    summary = resume_round(round_id=round_id, started_by=started_by)
+    console.print(_summary_table(summary))

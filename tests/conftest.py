@@ -16,6 +16,9 @@ from enrich.settings import Settings, get_settings
 from models.db import make_engine, upgrade
 from tests import pg_server
 
+# Prefect's own INFO lines at interpreter exit would hit pytest's closed capture streams.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
 

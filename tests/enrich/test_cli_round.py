@@ -55,3 +55,11 @@ def test_start_runs_a_round_and_prints_a_summary(settings: Settings) -> None:
         sent = conn.execute(select(func.count()).where(Outreach.status == "sent")).scalar_one()
     assert (started_by, sent) == ("alice", 1)
     assert len(list((settings.resolved_outbox_dir / "email").glob("*.eml"))) == 1
+
+
+def test_resume_of_an_unknown_round_says_so_and_starts_nothing(settings: Settings) -> None:
+    from enrich.cli import app
+
+    result = CliRunner().invoke(app, ["round", "resume", "999"])
+    assert result.exit_code == 2
+    assert "Round 999 does not exist" in result.output

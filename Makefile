@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 
 system-deps:
 	@bash scripts/system-deps.sh
+	@mkdir -p "$(PREFECT_HOME)"
 
 demo: setup
 	$(BIN)/enrich init

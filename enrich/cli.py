@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from enrich import cli_data, cli_round
+from enrich import cli_data, cli_letters, cli_round, cli_web
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models.db import current_revision, upgrade
@@ -32,3 +32,5 @@ def init_command() -> None:
 app.command("import")(cli_data.import_command)
 app.command("demo-data")(cli_data.demo_data_command)
 app.add_typer(cli_round.round_app, name="round")
+app.add_typer(cli_letters.letters_app, name="letters")
+app.command("serve")(cli_web.serve_command)

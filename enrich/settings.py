@@ -47,6 +47,19 @@ class Settings(BaseSettings):
         default=SecretStr("change-me-in-production"),
         description="Signs CSRF tokens and unsubscribe links.",
     )
+    sendgrid_webhook_public_key: SecretStr | None = Field(
+        default=None,
+        description="SendGrid Event Webhook verification key (base64 DER or PEM, EC P-256).",
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Twilio auth token; checks X-Twilio-Signature on callbacks."
+    )
+    webhook_max_age_seconds: int = Field(
+        default=300, ge=1, description="Signed webhook requests older than this are refused."
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Larger request bodies are answered with 413."
+    )
 
     @property
     def resolved_database_url(self) -> str:

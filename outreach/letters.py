@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from models.returns import luhn_digit
 
 MANIFEST_FIELDS = (
     "sequence",
@@ -21,20 +22,6 @@ MANIFEST_FIELDS = (
     "country",
     "return_code",
 )
-_RETURN_CODE = re.compile(r"L-?(\d{6,})-?(\d)")
-
-
-def _luhn_digit(digits: str) -> int:
-    """The Luhn check digit: catches every single-digit error and most swapped neighbours."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
 
 
 def return_code(outreach_id: int) -> str:
@@ -42,18 +29,7 @@ def return_code(outreach_id: int) -> str:
     if outreach_id < 0:
         raise ValueError("outreach id must not be negative")
     digits = f"{outreach_id:06d}"
-    return f"L-{digits}-{_luhn_digit(digits)}"
-
-
-def parse_return_code(code: str) -> int:
-    """The outreach id in a return code; ValueError when malformed or the check digit is wrong."""
-    match = _RETURN_CODE.fullmatch(code.strip().upper().replace(" ", ""))
-    if not match:
-        raise ValueError("not a return code (expected L-000123-0)")
-    digits, check = match.groups()
-    if _luhn_digit(digits) != int(check):
-        raise ValueError("return code check digit does not match (mistyped?)")
-    return int(digits)
+    return f"L-{digits}-{luhn_digit(digits)}"
 
 
 @dataclass(frozen=True)

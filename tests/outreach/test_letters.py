@@ -10,10 +10,11 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
+from models.returns import parse_return_code
 from outreach.channels.base import PostalAddress
 from outreach.channels.letter_outbox import LetterOutbox
 from outreach.config import OutreachConfig
-from outreach.letters import parse_return_code, return_code
+from outreach.letters import return_code
 from tests.outreach.conftest import ADDRESSES, MakeMessage
 
 MM = 72 / 25.4  # PDF points per millimetre

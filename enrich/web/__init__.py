@@ -1,0 +1,1 @@
+"""The web application: the landing page and the provider webhooks (``enrich serve``)."""

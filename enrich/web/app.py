@@ -1,0 +1,23 @@
+"""The FastAPI application factory; nothing is built at import time (``enrich serve`` calls it)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from enrich.settings import Settings, get_settings
+from enrich.web import webhooks
+from enrich.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # No interactive API docs: the app is a customer-facing page plus provider webhooks.
+    app = FastAPI(title="Enrich", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.include_router(webhooks.router)
+    # --- landing page: include the landing router here (enrich/web/landing.py), e.g.
+    # app.include_router(landing.router)
+    # Added last = outermost: even a 413 carries the security headers.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

@@ -1,0 +1,138 @@
+"""The completion rule: an active enrollment ends the moment its gaps are closed.
+
+A gap is closed when the contact data it was about is verified (a verified email for the email
+gaps, a verified mobile for the mobile gaps, a verified postal address for ``unverified_postal``;
+for ``stale_verification`` every primary verified email, mobile and postal address was verified
+since the enrollment started) and every ``required`` purpose of the campaign has an answer
+recorded since then. The sender only writes to active enrollments, so completing one stops it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select, update
+
+from models.audit import audit
+from models.campaign import CampaignSpec
+from models.gaps import gaps_of
+from models.tables import Campaign, Consent, ContactPoint, Enrollment, Round
+from models.vocabulary import ACTIVE, COMPLETED, VERIFIED
+
+# The contact-point kind that closes each gap (stale_verification is handled apart).
+GAP_KIND = {
+    "missing_email": "email",
+    "bounced_email": "email",
+    "invalid_email": "email",
+    "missing_mobile": "mobile",
+    "invalid_mobile": "mobile",
+    "unverified_postal": "postal",
+}
+STALE_KINDS = ("email", "mobile", "postal")
+
+
+def enrollment_spec(*, session: Session, enrollment: Enrollment) -> CampaignSpec | None:
+    """The campaign version the enrollment's round runs, or None when it cannot be read."""
+    definition = session.exec(
+        select(Campaign.definition)
+        .join(Round, col(Round.campaign_id) == col(Campaign.id))
+        .where(Round.id == enrollment.round_id)
+    ).first()
+    if not definition:
+        return None
+    try:
+        return CampaignSpec.model_validate(definition)
+    except ValidationError:
+        return None
+
+
+def _goal_met(session: Session, enrollment: Enrollment) -> bool:
+    points = session.exec(
+        select(ContactPoint).where(
+            ContactPoint.profile_id == enrollment.profile_id, ContactPoint.status == VERIFIED
+        )
+    ).all()
+    verified_kinds = {cp.kind for cp in points}
+    for gap in gaps_of(enrollment.gap_mask):
+        if gap in GAP_KIND and GAP_KIND[gap] not in verified_kinds:
+            return False
+        if gap == "stale_verification":
+            fresh = [
+                cp.verified_at is not None and cp.verified_at >= enrollment.created_at
+                for cp in points
+                if cp.is_primary and cp.kind in STALE_KINDS
+            ]
+            if not fresh or not all(fresh):
+                return False
+    spec = enrollment_spec(session=session, enrollment=enrollment)
+    required = {p.key for p in spec.purposes if p.required} if spec else set()
+    if required:
+        answered = set(
+            session.exec(
+                select(Consent.purpose).where(
+                    Consent.profile_id == enrollment.profile_id,
+                    col(Consent.purpose).in_(sorted(required)),
+                    Consent.recorded_at >= enrollment.created_at,
+                )
+            ).all()
+        )
+        if required - answered:
+            return False
+    return True
+
+
+def enrollment_goal_met(*, session: Session, enrollment_id: int) -> bool:
+    """Whether the enrollment's gaps are closed and its required purposes answered."""
+    enrollment = session.get(Enrollment, enrollment_id)
+    return enrollment is not None and _goal_met(session, enrollment)
+
+
+def complete_if_done(
+    *,
+    session: Session,
+    profile_id: int,
+    now: datetime,
+    evidence: dict[str, Any] | None,
+    actor: str = "customer",
+) -> list[int]:
+    """Complete the profile's active enrollments whose goal is met; returns their ids."""
+    session.flush()
+    active = session.exec(
+        select(Enrollment).where(Enrollment.profile_id == profile_id, Enrollment.state == ACTIVE)
+    ).all()
+    done: list[int] = []
+    for enrollment in active:
+        if not _goal_met(session, enrollment):
+            continue
+        # Conditional on the state, so a concurrent stop or completion wins cleanly.
+        result = session.execute(
+            update(Enrollment)
+            .where(col(Enrollment.id) == enrollment.id, col(Enrollment.state) == ACTIVE)
+            .values(
+                state=COMPLETED,
+                ended_at=now,
+                end_reason="goal met",
+                next_due_at=None,
+                updated_at=now,
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.refresh(enrollment)
+        assert enrollment.id is not None
+        done.append(enrollment.id)
+        audit(
+            session=session,
+            actor=actor,
+            action="enrollment.complete",
+            entity_type="enrollment",
+            entity_id=enrollment.id,
+            profile_id=profile_id,
+            before={"state": ACTIVE},
+            after={"state": COMPLETED, "end_reason": "goal met"},
+            reason="goal met",
+            evidence=evidence,
+        )
+    return done

@@ -16,21 +16,9 @@ from typing import Final
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-COLUMNS: Final = (
-    "external_id",
-    "given_name",
-    "family_name",
-    "email",
-    "mobile",
-    "street",
-    "house_number",
-    "postal_code",
-    "city",
-    "country",
-    "locale",
-    "email_bounced_at",
-    "phone",
-)
+from models.import_file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+COLUMNS: Final = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 
 
 @dataclass(frozen=True)

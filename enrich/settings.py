@@ -6,6 +6,8 @@ module imports nothing else of ours.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,6 +59,12 @@ class Settings(BaseSettings):
     webhook_max_age_seconds: int = Field(
         default=300, ge=1, description="Signed webhook requests older than this are refused."
     )
+    landing_rate_limit: int = Field(
+        default=30,
+        ge=1,
+        description="Landing-page requests (/c, /e, /code) per client per window, per process.",
+    )
+    landing_rate_window_seconds: int = Field(default=60, ge=1)
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Larger request bodies are answered with 413."
     )
@@ -66,6 +74,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'enrich.db'}"
+
+    @property
+    def code_secret(self) -> bytes:
+        """The key one-time SMS codes are stored under, derived from ``secret_key``."""
+        key = self.secret_key.get_secret_value().encode()
+        return hmac.new(key, b"enrich sms codes", hashlib.sha256).digest()
 
     @property
     def resolved_outbox_dir(self) -> Path:

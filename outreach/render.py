@@ -166,6 +166,7 @@ class Renderer:
             "family_name": family or None,
             "full_name": " ".join(p for p in (given, family) if p) or None,
             "link": message.link,
+            "code": message.code,
             "unsubscribe_url": unsubscribe_link(cfg.base_url, token_from_link(message.link)),
             "return_code": return_code(message.outreach_id),
             "today": format_date(today, format="long", locale=babel_locale),

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages the project needs when they are missing (Debian).
-# WeasyPrint needs Pango; the test suite needs the PostgreSQL server binaries.
+# WeasyPrint needs Pango; the test suite needs the PostgreSQL server binaries and chromium.
 set -euo pipefail
 missing=()
 ldconfig -p | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b)
 ldconfig -p | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# The landing-page tests drive Debian's chromium through Playwright.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"

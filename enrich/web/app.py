@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from enrich.settings import Settings, get_settings
-from enrich.web import webhooks
+from enrich.web import landing, webhooks
 from enrich.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 
@@ -15,8 +15,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Enrich", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.include_router(webhooks.router)
-    # --- landing page: include the landing router here (enrich/web/landing.py), e.g.
-    # app.include_router(landing.router)
+    app.include_router(landing.router)
     # Added last = outermost: even a 413 carries the security headers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

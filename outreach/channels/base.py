@@ -50,6 +50,7 @@ class Message:
     given_name: str | None
     family_name: str | None
     address: PostalAddress | None = None  # letters only
+    code: str | None = None  # a one-time code (proof-of-control SMS); templates see ``code``
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+"""Landing-page text in Dutch and English, from ``templates/landing/strings.json``.
+
+The language follows ``?lang=`` when given, else the profile's locale; other languages (de, fr)
+fall back to English. Validation reasons are mapped to human text here; they never quote input.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("nl", "en")
+LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
+
+
+@lru_cache(maxsize=8)
+def _load(templates_dir: str) -> dict[str, dict[str, Any]]:
+    path = Path(templates_dir) / "landing" / "strings.json"
+    data: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def strings(templates_dir: Path, language: str) -> dict[str, Any]:
+    return _load(str(templates_dir))[language]
+
+
+def choose_language(requested: object, profile_locale: str | None) -> str:
+    if isinstance(requested, str) and requested in LANGUAGES:
+        return requested
+    base = (profile_locale or "nl").replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else "en"
+
+
+def error_text(field: str, reason: str, text: dict[str, Any]) -> str:
+    """Human text for one validation reason of ``field`` (email, mobile, street, ...)."""
+    if reason == "unknown action":
+        return str(text["err_action"])
+    if "nothing to confirm" in reason:
+        return str(text["err_nothing_to_confirm"])
+    if reason.endswith(": empty") and f"err_{field}_empty" in text:
+        return str(text[f"err_{field}_empty"])
+    return str(text.get(f"err_{field}", text["err_postal"]))

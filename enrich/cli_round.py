@@ -186,3 +186,17 @@ def resume_command(
 
     summary = resume_round(round_id=round_id, started_by=started_by)
     console.print(_summary_table(summary))
+
+
+@round_app.command("advance")
+def advance_command(
+    started_by: str = typer.Option("steward", "--started-by", help="Recorded on the audit trail."),
+) -> None:
+    """Send the next ladder step of every enrollment that is due (what the daily flow does)."""
+    from flows.advance import advance_ladders
+
+    summary = advance_ladders(started_by=started_by)
+    console.print(
+        f"Sent {summary['sent']:,}, failed {summary['failed']:,}, skipped steps "
+        f"{summary['skipped']:,}, exhausted {summary['exhausted']:,}."
+    )

@@ -30,7 +30,7 @@ from models.enrollment import create_round, enroll, finish_round, profile_id_ran
 from models.tables import Campaign, Enrollment, Round
 from models.types import utcnow
 from outreach.channels import build_channels
-from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_first_steps
+from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
 from outreach.errors import is_transient
 
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
@@ -81,11 +81,11 @@ def enrol_batch(
     )
 
 
-@task(name="send-first-steps", **RETRIES)
+@task(name="send-due-steps", **RETRIES)
 def send_batch(enrollment_ids: list[int], spec_data: dict[str, Any], actor: str) -> BatchOutcome:
     settings = get_settings()
     config = outreach_config(settings)
-    outcome = send_first_steps(
+    outcome = send_due_steps(
         engine=get_engine(settings),
         enrollment_ids=enrollment_ids,
         spec=CampaignSpec.model_validate(spec_data),

@@ -1,4 +1,4 @@
-"""Send each enrollment's first ladder step, in batches, so that no step ever goes out twice.
+"""Send each enrollment's next ladder step, in batches, so that no step ever goes out twice.
 
 Three phases per batch: (1) write an Outreach row per chosen step (``pending``) and per skipped
 step (``skipped``) and commit, before any provider is called; (2) reconcile pending rows the
@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from models.audit import audit_many
 from models.campaign import CampaignSpec, Step
 from models.gaps import gaps_of
-from models.ladder import KIND_CHANNEL, first_step
+from models.ladder import KIND_CHANNEL, next_step
 from models.tables import ContactPoint, Enrollment, Outreach, Profile
 from models.vocabulary import (
     ACTIVE,
@@ -78,6 +78,20 @@ def due_enrollment_ids(
     return [int(r[0]) for r in rows]
 
 
+def due_for_advance(
+    *, conn: Connection, now: datetime, limit: int, after_id: int = 0
+) -> list[tuple[int, int]]:
+    """(enrollment id, round id) of active enrollments past their first step that are due."""
+    e = ENROLLMENT.c
+    rows = conn.execute(
+        select(e.id, e.round_id)
+        .where(e.state == ACTIVE, e.step_index >= 0, e.next_due_at <= now, e.id > after_id)
+        .order_by(e.id)
+        .limit(limit)
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
 def _insert(conn: Connection) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(OUTREACH)
 
@@ -108,13 +122,14 @@ def _write_ahead(
         cp.status.in_(USABLE_STATUSES),
         cp.opted_out_at.is_(None),
     )
-    # Enrollments that already have an outreach row were handled by an earlier run.
+    # An enrollment with a row beyond its current step was handled by an earlier run.
     rows = conn.execute(
         select(
             e.id,
             e.round_id,
             e.profile_id,
             e.gap_mask,
+            e.step_index,
             p.locale,
             p.opted_out_at,
             p.objected_at,
@@ -127,8 +142,8 @@ def _write_ahead(
         .where(
             e.id.in_(list(enrollment_ids)),
             e.state == ACTIVE,
-            e.step_index == -1,
-            ~exists().where(OUTREACH.c.enrollment_id == e.id),
+            e.next_due_at <= now,  # an id passed in early is never sent early
+            ~exists().where(OUTREACH.c.enrollment_id == e.id, OUTREACH.c.step_index > e.step_index),
         )
     ).all()
     by_enrollment: dict[int, list[Any]] = {}
@@ -136,6 +151,7 @@ def _write_ahead(
         by_enrollment.setdefault(row.id, []).append(row)
     outreach_rows: list[dict[str, Any]] = []
     ended: list[dict[str, Any]] = []
+    unreachable: list[int] = []
     skipped_count = 0
     for enrollment_id, contacts in by_enrollment.items():
         head = contacts[0]
@@ -143,7 +159,9 @@ def _write_ahead(
             ended.append({"b_id": enrollment_id, "b_state": STOPPED, "b_reason": "opted out"})
             continue
         best = _best_contacts([c for c in contacts if c.cp_id is not None])
-        index, skipped = first_step(ladder=spec.ladder, usable_channels=set(best))
+        index, skipped = next_step(
+            ladder=spec.ladder, after_index=head.step_index, usable_channels=set(best)
+        )
         base = {
             "enrollment_id": enrollment_id,
             "profile_id": head.profile_id,
@@ -166,9 +184,9 @@ def _write_ahead(
             )
         skipped_count += len(skipped)
         if index is None:
-            ended.append(
-                {"b_id": enrollment_id, "b_state": EXHAUSTED, "b_reason": "no usable contact point"}
-            )
+            reason = "ladder exhausted" if head.step_index >= 0 else "no usable contact point"
+            ended.append({"b_id": enrollment_id, "b_state": EXHAUSTED, "b_reason": reason})
+            unreachable.append(head.profile_id)
             continue
         step = spec.ladder[index]
         outreach_rows.append(
@@ -195,6 +213,13 @@ def _write_ahead(
                 updated_at=now,
             ),
             ended,
+        )
+    if unreachable:
+        # The ladder found no way to reach them: the steward sees when (issue: stale sweep).
+        conn.execute(
+            update(PROFILE)
+            .where(PROFILE.c.id.in_(unreachable), PROFILE.c.unreachable_at.is_(None))
+            .values(unreachable_at=now, updated_at=now)
         )
     exhausted = sum(1 for row in ended if row["b_state"] == EXHAUSTED)
     return skipped_count, exhausted
@@ -394,7 +419,7 @@ def _record(
     return sent, failed
 
 
-def send_first_steps(
+def send_due_steps(
     *,
     engine: Engine,
     enrollment_ids: Sequence[int],
@@ -404,7 +429,11 @@ def send_first_steps(
     now: datetime,
     actor: str,
 ) -> BatchOutcome:
-    """Send the first ladder step of each enrollment (see the module docstring for the phases)."""
+    """Send each enrollment's next usable ladder step (the module docstring has the phases).
+
+    The first step of a new enrollment and every later step after a response window (or at once
+    after a hard bounce) go through here; an enrollment past its last step is exhausted.
+    """
     missing = {step.channel for step in spec.ladder} - set(channels)
     if missing:
         raise ValueError(f"no channel configured for {', '.join(sorted(missing))}")

@@ -76,3 +76,32 @@ def test_round_sends_each_first_step_once_and_a_rerun_sends_nothing(settings: Se
         rounds = conn.execute(select(func.count()).select_from(Round)).scalar_one()
         enrollments = conn.execute(select(func.count()).select_from(Enrollment)).scalar_one()
     assert (sent_audits, rounds, enrollments) == (4, 2, 6)
+
+
+def test_advance_sends_the_next_step_once_the_window_has_passed(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from flows.advance import advance_ladders
+    from models.types import utcnow
+
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        add_profile(conn, "e1", replace(COMPLETE, "mobile"), locale="en")
+        add_profile(conn, "s1", replace(COMPLETE, "email"))
+    enrichment_round(started_by="tester")
+    outbox = settings.resolved_outbox_dir
+    assert outbox_counts(outbox) == {"email": 1, "sms": 1, "letter": 0}
+
+    # Nothing is due yet: the response windows are five days.
+    assert advance_ladders()["sent"] == 0
+    # Five days later (moved in the database rather than on the clock) the letters go out.
+    enrollment = Enrollment.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(update(enrollment).values(next_due_at=utcnow() - timedelta(minutes=1)))
+    summary = advance_ladders()
+    assert (summary["sent"], summary["skipped"]) == (2, 1)  # e1 has no mobile: SMS skipped
+    assert outbox_counts(outbox) == {"email": 1, "sms": 1, "letter": 2}
+    assert advance_ladders()["sent"] == 0
+    assert outbox_counts(outbox) == {"email": 1, "sms": 1, "letter": 2}

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from models.tables import AuditEvent, Enrollment, Outreach, Profile, VerificationToken
 from outreach.channels.base import Message, SendResult
 from outreach.config import OutreachConfig
-from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_first_steps
+from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
 from outreach.tokens import hash_token, token_from_link
 from tests.models.test_enrollment import enrol, start_round
 from tests.models.test_selection import COMPLETE, NOW, add_profile, replace, spec
@@ -89,7 +89,7 @@ def config(tmp_path: Path) -> OutreachConfig:
 def send(engine: Engine, channels: dict[str, FakeChannel], tmp_path: Path) -> BatchOutcome:
     round_ids = {r for (r,) in _rows(engine, select(Enrollment.round_id))}
     ids = [i for r in round_ids for i in _due(engine, r)]
-    return send_first_steps(
+    return send_due_steps(
         engine=engine,
         enrollment_ids=ids,
         spec=spec(),
@@ -198,7 +198,7 @@ def test_a_rerun_sends_nothing_again(
     before = outreach(engine)
     round_id = _rows(engine, select(Enrollment.round_id))[0][0]
     ids = [r[0] for r in _rows(engine, select(Enrollment.id))]
-    again = send_first_steps(
+    again = send_due_steps(
         engine=engine,
         enrollment_ids=ids,
         spec=spec(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from enrich.settings import Settings, get_settings
-from enrich.web import landing, webhooks
+from enrich.web import landing, unsubscribe, webhooks
 from enrich.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 
@@ -16,6 +16,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(webhooks.router)
     app.include_router(landing.router)
+    app.include_router(unsubscribe.router)
     # Added last = outermost: even a 413 carries the security headers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

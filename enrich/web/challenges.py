@@ -75,6 +75,7 @@ def send_challenges(
             given_name=profile.given_name if profile else None,
             family_name=profile.family_name if profile else None,
             code=None if email else ch.secret,
+            unsubscribe=False,
         )
         result = channels[row.channel].send_batch([message])[0]
         sent_at = utcnow()

@@ -46,7 +46,7 @@ def _env(templates_dir: str) -> Environment:
     )
 
 
-def _render(
+def render_page(
     settings: Settings,
     name: str,
     lang: str,
@@ -72,11 +72,11 @@ def _render(
     return response
 
 
-def _message(
+def message_page(
     settings: Settings, lang: str, key: str, heading_id: str, status: int, **kw: Any
 ) -> HTMLResponse:
     text = strings(settings.templates_dir, lang)
-    return _render(
+    return render_page(
         settings,
         "message.html",
         lang,
@@ -88,12 +88,12 @@ def _message(
     )
 
 
-def _invalid(settings: Settings, lang: str) -> HTMLResponse:
+def invalid_page(settings: Settings, lang: str) -> HTMLResponse:
     """The one page for unknown, expired and used links (it must not say which)."""
-    return _message(settings, lang, "invalid", "link-invalid", 404, switch=True)
+    return message_page(settings, lang, "invalid", "link-invalid", 404, switch=True)
 
 
-def _limited(request: Request, settings: Settings, lang: str) -> HTMLResponse | None:
+def rate_limited(request: Request, settings: Settings, lang: str) -> HTMLResponse | None:
     limiter: SlidingWindow | None = getattr(request.app.state, "landing_limiter", None)
     if limiter is None:
         limiter = SlidingWindow(settings.landing_rate_limit, settings.landing_rate_window_seconds)
@@ -101,10 +101,12 @@ def _limited(request: Request, settings: Settings, lang: str) -> HTMLResponse | 
     wait = limiter.hit(request.client.host if request.client else "unknown")
     if wait is None:
         return None
-    return _message(settings, lang, "too_many", "too-many", 429, headers={"Retry-After": str(wait)})
+    return message_page(
+        settings, lang, "too_many", "too-many", 429, headers={"Retry-After": str(wait)}
+    )
 
 
-def _lang(request: Request, form: FormData | None = None, locale: str | None = None) -> str:
+def page_language(request: Request, form: FormData | None = None, locale: str | None = None) -> str:
     asked = form.get("lang") if form is not None else None
     return choose_language(asked or request.query_params.get("lang"), locale)
 
@@ -143,7 +145,7 @@ def _form_page(
         }
         for p in ctx.purposes
     ]
-    return _render(
+    return render_page(
         settings,
         "form.html",
         lang,
@@ -164,12 +166,12 @@ def _form_page(
 def landing_page(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    if (limited := _limited(request, settings, _lang(request))) is not None:
+    if (limited := rate_limited(request, settings, page_language(request))) is not None:
         return limited
     ctx = open_link(session=session, token=token, now=utcnow())
     if ctx is None:
-        return _invalid(settings, _lang(request))
-    return _form_page(request, settings, ctx, token, _lang(request, locale=ctx.locale))
+        return invalid_page(settings, page_language(request))
+    return _form_page(request, settings, ctx, token, page_language(request, locale=ctx.locale))
 
 
 def _parse(form: FormData) -> tuple[SubmissionForm, dict[str, str], dict[str, str]]:
@@ -201,15 +203,15 @@ async def submit_page(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
-    if (limited := _limited(request, settings, _lang(request, form))) is not None:
+    if (limited := rate_limited(request, settings, page_language(request, form))) is not None:
         return limited
     now = utcnow()
     ctx = open_link(session=session, token=token, now=now)
     if ctx is None:
-        return _invalid(settings, _lang(request, form))
-    lang = _lang(request, form, ctx.locale)
+        return invalid_page(settings, page_language(request, form))
+    lang = page_language(request, form, ctx.locale)
     if not csrf.valid(request, settings, f"/c/{token}", form.get("csrf_token")):
-        return _message(settings, lang, "forbidden", "forbidden", 403)
+        return message_page(settings, lang, "forbidden", "forbidden", 403)
     sub, values, chosen = _parse(form)
     consents: dict[str, bool | None] = {}
     typed_consents: dict[str, str] = {}
@@ -232,7 +234,7 @@ async def submit_page(
         )
         if result.status in ("invalid_link", "already_used"):
             session.rollback()
-            return _invalid(settings, lang)
+            return invalid_page(settings, lang)
         errors = result.errors
     if errors:
         session.rollback()
@@ -252,7 +254,7 @@ async def submit_page(
     )
     sms = [s for s in sent if s.ok and s.challenge.kind == SMS_CODE]
     nonce = csrf.nonce_for(request)
-    return _render(
+    return render_page(
         settings,
         "thanks.html",
         lang,
@@ -291,14 +293,14 @@ def read_challenge(settings: Settings, value: object) -> tuple[int, int] | None:
 @router.post("/code", response_class=HTMLResponse)
 async def code_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
-    lang = _lang(request, form)
-    if (limited := _limited(request, settings, lang)) is not None:
+    lang = page_language(request, form)
+    if (limited := rate_limited(request, settings, lang)) is not None:
         return limited
     if not csrf.valid(request, settings, "/code", form.get("csrf_token")):
-        return _message(settings, lang, "forbidden", "forbidden", 403)
+        return message_page(settings, lang, "forbidden", "forbidden", 403)
     ids = read_challenge(settings, form.get("challenge"))
     if ids is None:
-        return _invalid(settings, lang)
+        return invalid_page(settings, lang)
     result = check_sms_code(
         session=session,
         profile_id=ids[0],
@@ -309,13 +311,13 @@ async def code_page(request: Request, session: SessionDep, settings: SettingsDep
     )
     session.commit()  # a wrong code still costs an attempt
     if result.status == "ok":
-        return _message(settings, lang, "mobile_verified", "mobile-verified", 200)
+        return message_page(settings, lang, "mobile_verified", "mobile-verified", 200)
     if result.status == "invalid":
-        return _invalid(settings, lang)
+        return invalid_page(settings, lang)
     text = strings(settings.templates_dir, lang)
     nonce = csrf.nonce_for(request)
     wrong = result.status == "wrong"
-    return _render(
+    return render_page(
         settings,
         "code.html",
         lang,
@@ -352,14 +354,14 @@ def _confirm_locale(session: Session, token: str) -> str | None:
 def email_page(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    if (limited := _limited(request, settings, _lang(request))) is not None:
+    if (limited := rate_limited(request, settings, page_language(request))) is not None:
         return limited
     locale = _confirm_locale(session, token)
     if locale is None:
-        return _invalid(settings, _lang(request))
-    lang = _lang(request, locale=locale)
+        return invalid_page(settings, page_language(request))
+    lang = page_language(request, locale=locale)
     nonce = csrf.nonce_for(request)
-    return _render(
+    return render_page(
         settings,
         "email_confirm.html",
         lang,
@@ -375,20 +377,20 @@ async def email_confirm(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
-    if (limited := _limited(request, settings, _lang(request, form))) is not None:
+    if (limited := rate_limited(request, settings, page_language(request, form))) is not None:
         return limited
     locale = _confirm_locale(session, token)
-    lang = _lang(request, form, locale)
+    lang = page_language(request, form, locale)
     if locale is None:
-        return _invalid(settings, lang)
+        return invalid_page(settings, lang)
     if not csrf.valid(request, settings, f"/e/{token}", form.get("csrf_token")):
-        return _message(settings, lang, "forbidden", "forbidden", 403)
+        return message_page(settings, lang, "forbidden", "forbidden", 403)
     result = confirm_email(session=session, token=token, now=utcnow())
     if result.status != "ok":
         session.rollback()
-        return _invalid(settings, lang)
+        return invalid_page(settings, lang)
     session.commit()
-    return _message(settings, lang, "email_verified", "email-verified", 200)
+    return message_page(settings, lang, "email_verified", "email-verified", 200)
 
 
 @router.get("/static/landing.css", include_in_schema=False)

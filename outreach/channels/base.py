@@ -51,6 +51,8 @@ class Message:
     family_name: str | None
     address: PostalAddress | None = None  # letters only
     code: str | None = None  # a one-time code (proof-of-control SMS); templates see ``code``
+    # Bulk asks carry List-Unsubscribe; a transactional message (a confirmation) does not.
+    unsubscribe: bool = True
 
 
 @dataclass(frozen=True)

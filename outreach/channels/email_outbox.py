@@ -57,12 +57,13 @@ class EmailOutbox:
         msg["Message-ID"] = make_msgid(
             idstring=f"outreach.{message.outreach_id}", domain=self.domain
         )
-        token = token_from_link(message.link)
-        msg["List-Unsubscribe"] = (
-            f"<mailto:{cfg.unsubscribe_mailto}?subject=unsubscribe-{message.outreach_id}>, "
-            f"<{unsubscribe_link(cfg.base_url, token)}>"
-        )
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if message.unsubscribe:
+            token = token_from_link(message.link)
+            msg["List-Unsubscribe"] = (
+                f"<mailto:{cfg.unsubscribe_mailto}?subject=unsubscribe-{message.outreach_id}>, "
+                f"<{unsubscribe_link(cfg.base_url, token)}>"
+            )
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["X-Enrich-Outreach-Id"] = str(message.outreach_id)
         msg.set_content(rendered.text)
         msg.add_alternative(rendered.html, subtype="html")

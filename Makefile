@@ -44,6 +44,7 @@ test: lint typecheck pytest
 bench: setup
 	$(BIN)/python benchmarks/selection_enrollment.py
 	$(BIN)/python benchmarks/letters.py
+	$(BIN)/python benchmarks/webhook_ingestion.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,173 @@
+"""Webhook ingestion throughput against a raw ``executemany`` insert of the same events.
+
+Builds a temporary SQLite database with N sent email outreaches, then measures in one run:
+
+(a) parsing a shuffled SendGrid Event Webhook payload (``outreach.events.sendgrid_events``) and
+    ingesting it (``models.delivery.ingest_events``: idempotent insert plus effects: bounces,
+    opt-outs, due enrollments, audit rows), in batches of ``--batch`` events per request;
+(b) the same batches delivered again (every event a duplicate: must change nothing);
+(c) a raw ``sqlite3`` ``executemany`` of as many rows into an identical ``delivery_event`` table.
+
+Memory: peak traced allocations per phase (``tracemalloc``), the same instrument for all three.
+
+    python benchmarks/webhook_ingestion.py --events 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from models.db import make_engine, upgrade
+from models.delivery import ingest_events
+from models.tables import Campaign, ContactPoint, Enrollment, Outreach, Profile, Round
+from outreach.events import sendgrid_events
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _populate(url: str, outreaches: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Campaign.__table__),  # type: ignore[attr-defined]
+            [{"key": "b", "version": 1, "content_hash": "x", "definition": {}, "created_at": NOW}],
+        )
+        conn.execute(
+            insert(Round.__table__),  # type: ignore[attr-defined]
+            [{"campaign_id": 1, "started_by": "bench", "status": "running", "started_at": NOW}],
+        )
+        ids = range(1, outreaches + 1)
+        conn.execute(
+            insert(Profile.__table__),  # type: ignore[attr-defined]
+            [{"id": i, "external_id": f"c{i}", "locale": "nl", "created_at": NOW,
+              "updated_at": NOW} for i in ids],
+        )  # fmt: skip
+        conn.execute(
+            insert(ContactPoint.__table__),  # type: ignore[attr-defined]
+            [{"id": i, "profile_id": i, "kind": "email", "value": f"c{i}@example.org",
+              "status": "valid", "is_primary": True, "created_at": NOW, "updated_at": NOW}
+             for i in ids],
+        )  # fmt: skip
+        conn.execute(
+            insert(Enrollment.__table__),  # type: ignore[attr-defined]
+            [{"id": i, "round_id": 1, "profile_id": i, "state": "active", "gap_mask": 8,
+              "step_index": 0, "next_due_at": NOW, "created_at": NOW, "updated_at": NOW}
+             for i in ids],
+        )  # fmt: skip
+        conn.execute(
+            insert(Outreach.__table__),  # type: ignore[attr-defined]
+            [{"id": i, "enrollment_id": i, "profile_id": i, "contact_point_id": i,
+              "step_index": 0, "channel": "email", "template": "ask", "status": "sent",
+              "provider": "sendgrid", "provider_message_id": f"m{i}", "created_at": NOW,
+              "sent_at": NOW, "updated_at": NOW} for i in ids],
+        )  # fmt: skip
+    engine.dispose()
+
+
+def _payload(events: int, outreaches: int, rng: random.Random) -> list[dict[str, Any]]:
+    """processed/delivered/open for most messages, 8% hard bounces, 4% unsubscribes."""
+    out: list[dict[str, Any]] = []
+    ts = int(NOW.timestamp())
+    for n in range(events):
+        oid = rng.randint(1, outreaches)
+        r = rng.random()
+        kind = "bounce" if r < 0.08 else "unsubscribe" if r < 0.12 else "delivered"
+        event = {"email": f"c{oid}@example.org", "timestamp": ts + n, "event": kind,
+                 "sg_event_id": f"ev-{n}", "sg_message_id": f"m{oid}.filter-1",
+                 "outreach_id": str(oid)}  # fmt: skip
+        if kind == "bounce":
+            event.update(type="bounce", status="5.1.1", reason="550 no such user")
+        out.append(event)
+    rng.shuffle(out)
+    return out
+
+
+def _measure(label: str, count: int, fn: Callable[[], object]) -> float:
+    tracemalloc.start()
+    started = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(
+        f"{label:<34} {count:>8,} events {elapsed:8.2f} s {count / elapsed:>10,.0f} ev/s"
+        f" peak {peak / 2**20:7.1f} MiB"
+    )
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--outreaches", type=int, default=5_000)
+    parser.add_argument("--batch", type=int, default=1_000, help="events per webhook request")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        _populate(url, args.outreaches)
+        raw_batches = [
+            json.dumps(args_batch).encode()
+            for args_batch in _chunks(_payload(args.events, args.outreaches, rng), args.batch)
+        ]
+        engine = make_engine(url)
+
+        def ingest() -> None:
+            for body in raw_batches:
+                with Session(engine) as session:
+                    ingest_events(session=session, events=sendgrid_events(json.loads(body)),
+                                  now=NOW)  # fmt: skip
+                    session.commit()
+
+        first = _measure("parse + ingest (new events)", args.events, ingest)
+        _measure("same batches again (duplicates)", args.events, ingest)
+
+        raw_path = Path(tmp) / "raw.db"
+        raw = sqlite3.connect(raw_path)
+        raw.execute(
+            "CREATE TABLE delivery_event (id INTEGER PRIMARY KEY, outreach_id INTEGER,"
+            " provider TEXT, provider_event_id TEXT, event_type TEXT, detail TEXT,"
+            " occurred_at TEXT, received_at TEXT, raw TEXT,"
+            " UNIQUE (provider, provider_event_id))"
+        )
+        rows = [
+            (int(e["outreach_id"]), "sendgrid", e["sg_event_id"], e["event"], None,
+             str(e["timestamp"]), NOW.isoformat(), json.dumps(e))
+            for body in raw_batches for e in json.loads(body)
+        ]  # fmt: skip
+
+        def raw_insert() -> None:
+            with raw:
+                raw.executemany(
+                    "INSERT INTO delivery_event (outreach_id, provider, provider_event_id,"
+                    " event_type, detail, occurred_at, received_at, raw)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+        baseline = _measure("raw sqlite3 executemany (baseline)", args.events, raw_insert)
+        raw.close()
+        engine.dispose()
+        print(f"ingestion / raw insert: {first / baseline:.1f}x")
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+if __name__ == "__main__":
+    main()

@@ -7,13 +7,13 @@ the token expired or was used: an unsubscribe must never fail for the customer.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, select
 
 from models.audit import audit
+from models.proof import hash_secret
 from models.tables import ContactPoint, Outreach, VerificationToken
 from models.vocabulary import EMAIL, OPTED_OUT
 
@@ -26,9 +26,9 @@ class UnsubscribeResult:
 
 def unsubscribe(*, session: Session, token: str, now: datetime, method: str) -> UnsubscribeResult:
     """Opt out the email address the message with this link was sent to; audited, idempotent."""
-    if not token or len(token) > 200:
+    digest = hash_secret(token)
+    if digest is None:
         return UnsubscribeResult("invalid")
-    digest = hashlib.sha256(token.encode()).hexdigest()
     row = session.exec(
         select(VerificationToken, Outreach)
         .join(Outreach, Outreach.id == VerificationToken.outreach_id)  # type: ignore[arg-type]

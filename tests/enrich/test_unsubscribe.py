@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 
 from enrich.runtime import outreach_config
 from enrich.settings import Settings
-from enrich.web.app import create_app
 from models.tables import AuditEvent, ContactPoint, VerificationToken
 from models.types import utcnow
 from outreach.channels import build_channels
@@ -99,4 +98,3 @@ def test_the_confirmation_email_has_no_unsubscribe_header(settings: Settings) ->
     assert channels["email"].send_batch([message])[0].ok
     (sent,) = emails(settings)
     assert sent["List-Unsubscribe"] is None
-    assert create_app(settings) is not None

@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from enrich import cli_data, cli_letters, cli_round, cli_web
+from enrich import (
+    cli_check,
+    cli_data,
+    cli_letters,
+    cli_outreach,
+    cli_providers,
+    cli_round,
+    cli_web,
+)
+from enrich.cli_sweep import sweep_app
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models.db import current_revision, upgrade
@@ -34,3 +43,7 @@ app.command("demo-data")(cli_data.demo_data_command)
 app.add_typer(cli_round.round_app, name="round")
 app.add_typer(cli_letters.letters_app, name="letters")
 app.command("serve")(cli_web.serve_command)
+app.command("check")(cli_check.check_command)
+app.add_typer(cli_outreach.outreach_app, name="outreach")
+app.add_typer(sweep_app, name="sweep")
+app.add_typer(cli_providers.providers_app, name="providers")

@@ -1,14 +1,16 @@
-"""`enrich round plan` (a dry run that counts) and `enrich round start` (runs the round flow)."""
+"""`enrich round plan` (a dry run that counts), `start` (runs the round flow), `status` (counts)."""
 
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import case, func, select
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Engine
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models.campaign import CampaignError, CampaignSpec, load_campaign
+from models.round_status import RoundNotFound, RoundStatus, round_status
 from models.selection import EXCLUSIONS, plan
 from models.tables import Enrollment, Round
 from models.types import utcnow
@@ -200,3 +203,47 @@ def advance_command(
         f"Sent {summary['sent']:,}, failed {summary['failed']:,}, skipped steps "
         f"{summary['skipped']:,}, exhausted {summary['exhausted']:,}."
     )
+
+
+def _status_tables(status: RoundStatus) -> list[Table]:
+    states = _table("Enrollments per state", "state", status.per_state)
+    steps = Table(title="Per step", title_justify="left")
+    for header in ("step", "channel", "sent", "failed", "pending", "skipped"):
+        steps.add_column(header, justify="left" if header == "channel" else "right")
+    for step in status.per_step:
+        counts = (f"{step.counts[s]:,}" for s in ("sent", "failed", "pending", "skipped"))
+        steps.add_row(str(step.step), step.channel, *counts)
+    reasons = Table(title="Per reason", title_justify="left")
+    reasons.add_column("kind")
+    reasons.add_column("reason", overflow="fold")
+    reasons.add_column("count", justify="right")
+    for item in status.per_reason:
+        reasons.add_row(item.kind, escape(item.reason), f"{item.count:,}")
+    return [states, steps, reasons]
+
+
+@round_app.command("status")
+def status_command(
+    round_id: int = typer.Argument(..., help="The round to report on."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Counts per step, per enrollment state and per reason (waits, skips, failures, endings)."""
+    with get_engine(get_settings()).connect() as conn:
+        try:
+            status = round_status(conn, round_id)
+        except RoundNotFound:
+            console.print(f"[red]Round {round_id} does not exist.[/red]")
+            raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(status.as_dict(), indent=2, ensure_ascii=False))
+        return
+    console.print(
+        f"Round {status.round_id} (campaign [bold]{escape(status.campaign_key)}[/bold] "
+        f"v{status.campaign_version}): {escape(status.status)}, {status.enrolled:,} enrolled."
+    )
+    finished = f" Finished {status.finished_at:%Y-%m-%d %H:%M} UTC." if status.finished_at else ""
+    console.print(
+        f"Started {status.started_at:%Y-%m-%d %H:%M} UTC by {escape(status.started_by)}.{finished}"
+    )
+    for table in _status_tables(status):
+        console.print(table)

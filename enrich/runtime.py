@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings, get_settings
+from models.caps import CapPolicy
 from models.db import make_engine
-from outreach.config import OutreachConfig
+from models.send_windows import (
+    SendWindow,
+    WindowPolicy,
+    parse_country,
+    parse_days,
+    parse_time,
+    parse_window,
+)
+from outreach.config import OutreachConfig, SendGridConfig, TwilioConfig
 
 
 @lru_cache(maxsize=8)
@@ -36,4 +46,70 @@ def outreach_config(settings: Settings | None = None) -> OutreachConfig:
         supported_locales=tuple(s.supported_locales),
         token_ttl_days=s.token_ttl_days,
         letter_batch_size=s.letter_batch_size,
+        email_channel=s.email_channel,
+        sms_channel=s.sms_channel,
+        sendgrid=_sendgrid(s),
+        twilio=_twilio(s),
+    )
+
+
+def _secret(value: object) -> str | None:
+    get = getattr(value, "get_secret_value", None)
+    return get() if get is not None else None
+
+
+def _sendgrid(s: Settings) -> SendGridConfig | None:
+    """The SendGrid setup when its key is set (``enrich check`` reports what is missing)."""
+    key = _secret(s.sendgrid_api_key)
+    if not key:
+        return None
+    return SendGridConfig(
+        api_key=key,
+        host=s.sendgrid_host.rstrip("/"),
+        unsubscribe_group_id=s.sendgrid_unsubscribe_group_id,
+        sandbox=s.sendgrid_sandbox,
+        batch_size=s.sendgrid_batch_size,
+        timeout_seconds=s.provider_timeout_seconds,
+        max_retries=s.provider_max_retries,
+        reconcile_grace_minutes=s.sendgrid_reconcile_grace_minutes,
+    )
+
+
+def _twilio(s: Settings) -> TwilioConfig | None:
+    token = _secret(s.twilio_auth_token)
+    if not (s.twilio_account_sid and token):
+        return None
+    return TwilioConfig(
+        account_sid=s.twilio_account_sid,
+        auth_token=token,
+        messaging_service_sid=s.twilio_messaging_service_sid,
+        from_number=s.twilio_from_number,
+        base_url=s.twilio_base_url.rstrip("/"),
+        messages_per_second=s.twilio_messages_per_second,
+        concurrency=s.twilio_concurrency,
+        timeout_seconds=s.provider_timeout_seconds,
+        max_retries=s.provider_max_retries,
+    )
+
+
+def window_policy(settings: Settings | None = None) -> WindowPolicy:
+    """When each channel may send, from the ``ENRICH_*_WINDOW``/``_DAYS`` settings."""
+    s = settings or get_settings()
+    return WindowPolicy(
+        email=SendWindow(*parse_window(s.email_window), parse_days(s.email_days)),
+        sms=SendWindow(*parse_window(s.sms_window), parse_days(s.sms_days)),
+        letter_days=parse_days(s.letter_days),
+        letter_cutoff=parse_time(s.letter_cutoff),
+        holiday_country=parse_country(s.holiday_country),
+        organisation_zone=ZoneInfo(s.default_time_zone),
+    )
+
+
+def cap_policy(settings: Settings | None = None) -> CapPolicy:
+    """The frequency caps from ``ENRICH_CAP_*``."""
+    s = settings or get_settings()
+    return CapPolicy(
+        period_days=s.cap_period_days,
+        max_messages=s.cap_max_messages,
+        per_channel=s.cap_limits,
     )

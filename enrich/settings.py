@@ -1,17 +1,19 @@
 """Settings for every entry point, read from ``ENRICH_*`` environment variables and ``.env``.
 
 Nothing is built at import time: call :func:`get_settings`. Flows read settings too, so this
-module imports nothing else of ours.
+module imports nothing else of ours but the pure parsers of ``models.send_windows``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,6 +61,36 @@ class Settings(BaseSettings):
     webhook_max_age_seconds: int = Field(
         default=300, ge=1, description="Signed webhook requests older than this are refused."
     )
+
+    # Providers: each channel goes to the local outbox (the default) or to its provider.
+    email_channel: Literal["outbox", "sendgrid"] = "outbox"
+    sms_channel: Literal["outbox", "twilio"] = "outbox"
+    sendgrid_api_key: SecretStr | None = Field(default=None, description="SendGrid API key.")
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_unsubscribe_group_id: int | None = Field(
+        default=None, description="SendGrid unsubscribe group (asm.group_id) for every ask."
+    )
+    sendgrid_sandbox: bool = Field(
+        default=False, description="SendGrid sandbox mode: requests are validated, not sent."
+    )
+    sendgrid_batch_size: int = Field(default=1000, ge=1, le=1000)
+    sendgrid_reconcile_grace_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="An email whose request timed out waits this long for a webhook event "
+        "before it is sent again.",
+    )
+    twilio_account_sid: str | None = None
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, description="Send through this Messaging Service (else TWILIO_FROM_NUMBER)."
+    )
+    twilio_from_number: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_messages_per_second: float = Field(default=10.0, gt=0)
+    twilio_concurrency: int = Field(default=4, ge=1, le=64)
+    provider_timeout_seconds: float = Field(default=30.0, gt=0)
+    provider_max_retries: int = Field(default=5, ge=0, le=20)
+
     landing_rate_limit: int = Field(
         default=30,
         ge=1,
@@ -68,6 +100,104 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Larger request bodies are answered with 413."
     )
+
+    # --- Send windows (models.send_windows): when each channel may send ----------------------
+    email_window: str = Field(
+        default="08:00-21:00", description="Local hours for email, in the customer's zone."
+    )
+    email_days: str = Field(default="mon-sat", description="Weekdays for email, like mon-sat.")
+    sms_window: str = Field(
+        default="09:00-20:00", description="Local hours for SMS, in the customer's zone."
+    )
+    sms_days: str = Field(default="mon-fri", description="Weekdays for SMS.")
+    letter_days: str = Field(default="mon-fri", description="Weekdays letters go out.")
+    letter_cutoff: str = Field(
+        default="15:00",
+        description="Print-run cut-off in DEFAULT_TIME_ZONE; later letters wait for the next "
+        "working day (24:00: no cut-off).",
+    )
+    holiday_country: str = Field(
+        default="NL",
+        description="Public holidays of this country (ISO alpha-2) are no working days for "
+        "letters; empty: none.",
+    )
+
+    @field_validator("email_window", "sms_window", "email_days", "sms_days", "letter_days")
+    @classmethod
+    def _window_readable(cls, value: str, info: ValidationInfo) -> str:
+        from models import send_windows as sw
+
+        parse = sw.parse_window if (info.field_name or "").endswith("window") else sw.parse_days
+        return _named(info, value, parse)
+
+    @field_validator("letter_cutoff")
+    @classmethod
+    def _cutoff_readable(cls, value: str, info: ValidationInfo) -> str:
+        from models.send_windows import parse_time
+
+        return _named(info, value, parse_time)
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _holiday_country_known(cls, value: str, info: ValidationInfo) -> str:
+        from models.send_windows import parse_country
+
+        return _named(info, value, parse_country)
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone_known(cls, value: str, info: ValidationInfo) -> str:
+        from zoneinfo import ZoneInfo
+
+        return _named(info, value, ZoneInfo)
+
+    # --- end of send windows -------------------------------------------------------------------
+
+    # --- Frequency caps and the contact-moment API (models.caps, enrich.web.contact_moments) -
+    cap_period_days: int = Field(default=30, ge=1, description="Frequency caps: window in days.")
+    cap_max_messages: int = Field(
+        default=4, ge=1, description="Messages per profile within the window, all channels."
+    )
+    cap_per_channel: str = Field(
+        default="email=3,sms=2,letter=1",
+        description='Per-channel caps within the window: "email=3,sms=2,letter=1" or JSON '
+        '({"email": 3}); a channel left out is limited by CAP_MAX_MESSAGES alone.',
+    )
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys other systems send to POST /api/contact-moments, comma-separated; an "
+        "entry sha256:<64 hex> is the SHA-256 of a key, so the key itself need not be stored.",
+    )
+
+    @field_validator("cap_per_channel")
+    @classmethod
+    def _caps_readable(cls, value: str) -> str:
+        _channel_caps(value)
+        return value
+
+    @property
+    def cap_limits(self) -> dict[str, int]:
+        """``ENRICH_CAP_PER_CHANNEL`` as ``{channel: limit}``."""
+        return _channel_caps(self.cap_per_channel)
+
+    @property
+    def api_key_digests(self) -> tuple[bytes, ...]:
+        """SHA-256 digests of the contact-moment API keys; empty when none are configured.
+
+        Checked here, not at load: a validation error would print the secret it refused.
+        """
+        return _key_digests(self.api_keys.get_secret_value()) if self.api_keys else ()
+
+    # --- end of caps and contact moments -------------------------------------------------------
+
+    # --- Stale sweep (models.sweep) ------------------------------------------------------------
+    sweep_idle_days: int = Field(
+        default=730,
+        ge=30,
+        description="A profile with an exhausted ladder and no interaction for this many days is "
+        "proposed for keep, archive or erase by the quarterly sweep.",
+    )
+    # --- end of stale sweep --------------------------------------------------------------------
 
     @property
     def resolved_database_url(self) -> str:
@@ -84,6 +214,68 @@ class Settings(BaseSettings):
     @property
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
+
+
+def _named(info: ValidationInfo, value: str, parse: Callable[[str], object]) -> str:
+    """``value`` when ``parse`` accepts it; else an error naming the environment variable.
+
+    Used by the send-window validators (ZoneInfo raises KeyError or OSError for unknown names).
+    """
+    try:
+        parse(value)
+    except (ValueError, KeyError, OSError) as err:
+        raise ValueError(f"ENRICH_{(info.field_name or '').upper()}: {err}") from None
+    return value
+
+
+# --- caps and contact moments: parsers ------------------------------------------------------
+_CAP_CHANNELS = ("email", "sms", "letter")
+
+
+def _channel_caps(text: str) -> dict[str, int]:
+    """``"email=3,sms=2"`` or ``'{"email": 3}'`` -> ``{"email": 3, "sms": 2}``."""
+    import json
+
+    raw: object
+    if text.strip().startswith("{"):
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raise ValueError("ENRICH_CAP_PER_CHANNEL: not valid JSON") from None
+    else:
+        pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("ENRICH_CAP_PER_CHANNEL: expected channel=number, comma-separated")
+        raw = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(raw, dict):
+        raise ValueError("ENRICH_CAP_PER_CHANNEL: expected an object of channel: number")
+    caps: dict[str, int] = {}
+    for channel, limit in raw.items():
+        if channel not in _CAP_CHANNELS:
+            raise ValueError(f"ENRICH_CAP_PER_CHANNEL: unknown channel {channel!r}")
+        if isinstance(limit, bool) or not str(limit).isdigit() or int(limit) < 1:
+            raise ValueError(f"ENRICH_CAP_PER_CHANNEL: {channel} needs a whole number >= 1")
+        caps[channel] = int(limit)
+    return caps
+
+
+def _key_digests(text: str) -> tuple[bytes, ...]:
+    """SHA-256 digests of comma-separated API keys; ``sha256:<hex>`` entries are digests."""
+    digests = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        if entry.startswith("sha256:"):
+            try:
+                digest = bytes.fromhex(entry.removeprefix("sha256:"))
+            except ValueError:
+                digest = b""
+            if len(digest) != 32:
+                raise ValueError("ENRICH_API_KEYS: a sha256: entry needs 64 hex digits")
+            digests.append(digest)
+        else:
+            digests.append(hashlib.sha256(entry.encode()).digest())
+    return tuple(digests)
 
 
 @lru_cache

@@ -175,6 +175,7 @@ def _markdown(summary: dict[str, Any]) -> str:
         "",
         f"Sent {summary['sent']}, failed {summary['failed']}, skipped steps "
         f"{summary['skipped']}, reconciled after a crash {summary['already_sent']}, "
+        f"in doubt (waiting for the provider's evidence) {summary.get('in_doubt', 0)}, "
         f"no usable contact point {summary['exhausted']}.",
     ]
     return "\n".join(lines)
@@ -198,6 +199,7 @@ def _run(
             campaign_version=campaign.version if campaign else None,
             started_by=round_.started_by if round_ else started_by,
             already_sent=outcome.already_sent,
+            in_doubt=outcome.in_doubt,
             exhausted=summary["per_state"].get("exhausted", 0),
         )
         finish_round(session=session, round_id=round_id, summary=summary, actor=started_by)

@@ -7,7 +7,8 @@ campaign's gaps. It runs unchanged on SQLite and PostgreSQL.
 Rules (see the README): an opted-out contact point blocks every gap of its kind (we never
 re-ask for a channel the customer left); a profile with no postal address at all has the
 ``unverified_postal`` gap (we ask for one); a verified contact point without a ``verified_at``
-counts as stale, since nothing proves when it was verified.
+counts as stale, since nothing proves when it was verified. Archived profiles (a stale-sweep
+decision) are never selected.
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ def selection_query(
         .where(
             P.c.opted_out_at.is_(None),
             P.c.objected_at.is_(None),
+            P.c.archived_at.is_(None),  # archived (or erased) by a sweep decision
             or_(P.c.last_contacted_at.is_(None), ~_in_cooldown(now, cooldown_days)),
             ~_active_enrollment(),
         )
@@ -153,6 +155,26 @@ def selection_query(
     )
     sub = _id_range(inner, id_range).subquery("selection")
     return select(sub.c.profile_id, sub.c.gap_mask).where(sub.c.gap_mask > 0)
+
+
+def gap_masks(
+    conn: Connection,
+    *,
+    gaps: list[str] | tuple[str, ...],
+    now: datetime,
+    max_age_days: int,
+    profile_ids: list[int],
+) -> dict[int, int]:
+    """The gap mask of each given profile now (0 when complete), with no exclusions applied:
+    the same rules as :func:`selection_query`, for one customer at a contact moment."""
+    flags = _flags(now=now, max_age_days=max_age_days)
+    rows = conn.execute(
+        select(P.c.id, _mask(gaps, flags))
+        .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
+        .where(P.c.id.in_(profile_ids))
+        .group_by(P.c.id)
+    )
+    return {int(profile_id): int(mask) for profile_id, mask in rows}
 
 
 @dataclass(frozen=True)
@@ -190,6 +212,7 @@ def plan(
             excluded.label("excluded"),
         )
         .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
+        .where(P.c.archived_at.is_(None))  # archived profiles are out of sight, not "excluded"
         .group_by(P.c.id, P.c.opted_out_at, P.c.objected_at, P.c.last_contacted_at)
         .subquery("per_profile")
     )

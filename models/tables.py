@@ -43,6 +43,9 @@ class Profile(SQLModel, table=True):
     opted_out_at: datetime | None = _ts()
     objected_at: datetime | None = _ts()
     unreachable_at: datetime | None = _ts()
+    # Hidden from selection and contact by a sweep decision; erased profiles are archived too.
+    archived_at: datetime | None = _ts()
+    erased_at: datetime | None = _ts()
     last_contacted_at: datetime | None = _ts(index=True)
     last_interaction_at: datetime | None = _ts()
     source: str | None = Field(default=None, max_length=500)
@@ -150,6 +153,8 @@ class Enrollment(SQLModel, table=True):
     gap_mask: int = 0
     step_index: int = -1
     next_due_at: datetime | None = _ts()
+    # Why the next step is not going out yet (quiet hours, a frequency cap, ...); None when due.
+    wait_reason: str | None = Field(default=None, max_length=200)
     end_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -161,8 +166,17 @@ class Outreach(SQLModel, table=True):
 
     __tablename__ = "outreach"
     __table_args__ = (
-        UniqueConstraint("enrollment_id", "step_index", name="uq_outreach_enrollment_step"),
+        # One row per ladder step; contact-moment asks (``context`` set) may repeat.
+        Index(
+            "uq_outreach_enrollment_step",
+            "enrollment_id",
+            "step_index",
+            unique=True,
+            sqlite_where=text("context IS NULL"),
+            postgresql_where=text("context IS NULL"),
+        ),
         Index("ix_outreach_status", "status", "channel"),
+        Index("ix_outreach_profile_sent", "profile_id", "sent_at"),
         Index("ix_outreach_profile", "profile_id", "created_at"),
     )
 
@@ -174,12 +188,18 @@ class Outreach(SQLModel, table=True):
     channel: str = Field(max_length=16)
     template: str = Field(max_length=100)
     locale: str | None = Field(default=None, max_length=16)
+    # None for a ladder step; the other system's occasion ("invoice", ...) for a contact moment.
+    context: str | None = Field(default=None, max_length=32)
     status: str = Field(default="pending", max_length=16)
     reason: str | None = Field(default=None, max_length=500)
     provider: str | None = Field(default=None, max_length=32)
     provider_message_id: str | None = Field(default=None, max_length=200, index=True)
     batch_ref: str | None = Field(default=None, max_length=200)
     error: str | None = Field(default=None, max_length=1000)
+    # Set just before a provider is called; a pending row with it set is in doubt after a crash.
+    attempted_at: datetime | None = _ts()
+    attempts: int = 0
+    provider_status: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = _ts()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -252,3 +272,50 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = _json()
     reason: str | None = Field(default=None, max_length=500)
     evidence: dict[str, Any] | None = _json()
+
+
+class SweepRun(SQLModel, table=True):
+    """One run of the stale sweep: when, by whom, with which idle period, and its counts."""
+
+    __tablename__ = "sweep_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_by: str = Field(max_length=200)
+    idle_days: int
+    status: str = Field(default="running", max_length=16)
+    summary: dict[str, Any] | None = _json()
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = _ts()
+
+
+class SweepProposal(SQLModel, table=True):
+    """What the sweep proposes for one stale profile (keep, archive, erase) and the decision."""
+
+    __tablename__ = "sweep_proposal"
+    __table_args__ = (
+        UniqueConstraint("sweep_run_id", "profile_id", name="uq_sweep_proposal_run_profile"),
+        # At most one open proposal per profile, across sweeps.
+        Index(
+            "uq_sweep_proposal_open_profile",
+            "profile_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_sweep_proposal_profile", "profile_id", "decided_at"),
+        Index("ix_sweep_proposal_status", "status", "proposal"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_run_id: int = Field(foreign_key="sweep_run.id")
+    profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE")
+    proposal: str = Field(max_length=16)
+    # A short code for why (no personal data), see models.sweep.
+    reason: str = Field(max_length=64)
+    last_interaction_at: datetime | None = _ts()
+    status: str = Field(default="open", max_length=16)
+    decision: str | None = Field(default=None, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = _ts()
+    note: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -7,6 +7,36 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class SendGridConfig:
+    """Email through SendGrid's v3 Mail Send API."""
+
+    api_key: str
+    host: str = "https://api.sendgrid.com"
+    unsubscribe_group_id: int | None = None  # SendGrid's asm.group_id when set
+    sandbox: bool = False  # mail_settings.sandbox_mode: validated, never delivered
+    batch_size: int = 1000  # personalizations per request (SendGrid's maximum)
+    timeout_seconds: float = 30.0
+    max_retries: int = 5  # for 5xx and connection errors, with exponential backoff
+    reconcile_grace_minutes: int = 60  # in-doubt emails wait this long for a webhook event
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    """SMS through Twilio's Messages API."""
+
+    account_sid: str
+    auth_token: str
+    messaging_service_sid: str | None = None  # one of this and from_number
+    from_number: str | None = None
+    base_url: str = "https://api.twilio.com"
+    messages_per_second: float = 10.0
+    concurrency: int = 4  # requests in flight at once, within messages_per_second
+    batch_size: int = 200  # messages per send_batch call
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+
+
+@dataclass(frozen=True)
 class OutreachConfig:
     outbox_dir: Path
     templates_dir: Path
@@ -20,4 +50,8 @@ class OutreachConfig:
     supported_locales: tuple[str, ...] = ("nl", "en")
     token_ttl_days: int = 60
     letter_batch_size: int = 500
+    email_channel: str = "outbox"  # "outbox" | "sendgrid"
+    sms_channel: str = "outbox"  # "outbox" | "twilio"
+    sendgrid: SendGridConfig | None = None
+    twilio: TwilioConfig | None = None
     extra: dict[str, str] = field(default_factory=dict)

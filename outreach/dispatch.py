@@ -1,11 +1,11 @@
 """Send each enrollment's next ladder step, in batches, so that no step ever goes out twice.
 
-Three phases per batch: (1) write an Outreach row per chosen step (``pending``) and per skipped
-step (``skipped``) and commit, before any provider is called; (2) reconcile pending rows the
-channel already delivered (a crashed earlier run), issue link tokens and send the rest, one
-``send_batch`` per channel; (3) record the results, advance the enrollments and write the audit
-trail in one transaction. A crash anywhere, then a rerun, sends every step exactly once as long as
-the channel can tell what it already delivered.
+Per batch: (1) write an Outreach row per chosen step (``pending``) and per skipped step
+(``skipped``) and commit, before any provider is called; (2) settle rows left in doubt by an
+earlier run (:mod:`outreach.attempts`); (3) per chunk of the channel's batch size: claim the rows
+and issue their link tokens (committed), call the channel, and record the answers, advance the
+enrollments and write the audit trail in one transaction. A crash anywhere leaves rows pending:
+never attempted (sent by the rerun) or in doubt (settled by evidence, sent again only without).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from models.audit import audit_many
 from models.campaign import CampaignSpec, Step
+from models.delivery import EventRecord, ingest_events
 from models.gaps import gaps_of
 from models.ladder import KIND_CHANNEL, next_step
 from models.tables import ContactPoint, Enrollment, Outreach, Profile
@@ -29,6 +31,8 @@ from models.vocabulary import (
     CHANNEL_KIND,
     EXHAUSTED,
     FAILED,
+    INVALID,
+    OPTED_OUT,
     PENDING,
     SENT,
     SKIPPED,
@@ -36,8 +40,10 @@ from models.vocabulary import (
     USABLE_STATUSES,
     VERIFIED,
 )
+from outreach.attempts import claim, due_again, release, settle_in_doubt
 from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.config import OutreachConfig
+from outreach.errors import ConfigurationError, ProviderError
 from outreach.tokens import issue_link_tokens, personal_link
 
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
@@ -56,6 +62,7 @@ class BatchOutcome:
     skipped: int = 0
     already_sent: int = 0
     exhausted: int = 0
+    in_doubt: int = 0  # handed to a provider without an answer; settled by a later run
 
 
 def due_enrollment_ids(
@@ -143,7 +150,11 @@ def _write_ahead(
             e.id.in_(list(enrollment_ids)),
             e.state == ACTIVE,
             e.next_due_at <= now,  # an id passed in early is never sent early
-            ~exists().where(OUTREACH.c.enrollment_id == e.id, OUTREACH.c.step_index > e.step_index),
+            ~exists().where(
+                OUTREACH.c.enrollment_id == e.id,
+                OUTREACH.c.step_index > e.step_index,
+                OUTREACH.c.context.is_(None),
+            ),
         )
     ).all()
     by_enrollment: dict[int, list[Any]] = {}
@@ -239,6 +250,8 @@ def _pending(conn: Connection, enrollment_ids: Sequence[int]) -> list[Any]:
                 o.template,
                 o.locale,
                 o.reason,
+                o.attempted_at,
+                o.attempts,
                 e.round_id,
                 p.given_name,
                 p.family_name,
@@ -257,14 +270,17 @@ def _pending(conn: Connection, enrollment_ids: Sequence[int]) -> list[Any]:
                 .outerjoin(CONTACT, cp.id == o.contact_point_id)
             )
             .where(
-                o.enrollment_id.in_(list(enrollment_ids)), o.status == PENDING, e.state == ACTIVE
+                o.enrollment_id.in_(list(enrollment_ids)),
+                o.status == PENDING,
+                o.context.is_(None),
+                e.state == ACTIVE,
             )
             .order_by(o.id)
         ).all()
     )
 
 
-def _message(row: Any, link: str, default_locale: str) -> Message:
+def _message(row: Any, link: str, config: OutreachConfig, campaign: str) -> Message:
     address = None
     recipient = row.value or ""
     if row.channel == "letter":
@@ -282,47 +298,135 @@ def _message(row: Any, link: str, default_locale: str) -> Message:
         outreach_id=row.id,
         channel=row.channel,
         template=row.template,
-        locale=row.locale or row.profile_locale or default_locale,
+        locale=row.locale or row.profile_locale or config.default_locale,
         recipient=recipient,
         link=link,
         given_name=row.given_name,
         family_name=row.family_name,
         address=address,
+        categories=("enrich", campaign),
     )
 
 
-def _send(
-    engine: Engine,
-    pending: Sequence[Any],
-    channels: Mapping[str, Channel],
-    config: OutreachConfig,
-    now: datetime,
-) -> tuple[dict[int, SendResult], int]:
-    """Phase 2: reconcile, issue tokens (committed before sending), send per channel."""
-    results: dict[int, SendResult] = {}
-    by_channel: dict[str, list[Any]] = {}
-    for row in pending:
-        by_channel.setdefault(row.channel, []).append(row)
-    reconciled = 0
-    to_send: dict[str, list[Any]] = {}
-    for name, rows in by_channel.items():
-        done = channels[name].already_sent([r.id for r in rows])
-        results.update(done)
-        reconciled += len(done)
-        to_send[name] = [r for r in rows if r.id not in done]
-    items = [(r.profile_id, r.id) for rows in to_send.values() for r in rows]
-    with engine.begin() as conn:
-        tokens = issue_link_tokens(conn, items=items, ttl_days=config.token_ttl_days, now=now)
-    for name, rows in to_send.items():
+@dataclass
+class _Tally:
+    sent: int = 0
+    failed: int = 0
+    reconciled: int = 0
+    in_doubt: int = 0
+
+
+@dataclass
+class _Sender:
+    """Phase 2 and 3 for one batch: settle in-doubt rows, then claim, send and record per chunk."""
+
+    engine: Engine
+    channels: Mapping[str, Channel]
+    config: OutreachConfig
+    spec: CampaignSpec
+    now: datetime
+    actor: str
+    tally: _Tally
+
+    def run(self, pending: Sequence[Any]) -> None:
+        by_channel: dict[str, list[Any]] = {}
+        for row in pending:
+            by_channel.setdefault(row.channel, []).append(row)
+        for name, rows in by_channel.items():
+            channel = self.channels[name]
+            doubtful = [r for r in rows if r.attempted_at is not None]
+            to_send = [r for r in rows if r.attempted_at is None]
+            if doubtful:
+                with self.engine.connect() as conn:
+                    settled = settle_in_doubt(conn, channel, doubtful)
+                self._record([r for r in doubtful if r.id in settled], settled)
+                self.tally.reconciled += len(settled)
+                for row in doubtful:
+                    if row.id in settled:
+                        continue
+                    if due_again(row, channel, self.now):
+                        to_send.append(row)
+                    else:
+                        self.tally.in_doubt += 1
+            for start in range(0, len(to_send), max(1, channel.batch_size)):
+                self._send_chunk(channel, to_send[start : start + channel.batch_size])
+
+    def _send_chunk(self, channel: Channel, rows: Sequence[Any]) -> None:
+        """Claim and issue tokens (committed), call the channel, record what it answered."""
+        with self.engine.begin() as conn:
+            won = claim(conn, rows, now=self.now)
+            rows = [r for r in rows if r.id in won]
+            tokens = issue_link_tokens(
+                conn,
+                items=[(r.profile_id, r.id) for r in rows],
+                ttl_days=self.config.token_ttl_days,
+                now=self.now,
+            )
         if not rows:
-            continue
+            return
+        base = self.config.base_url
         messages = [
-            _message(r, personal_link(config.base_url, tokens[r.id]), config.default_locale)
-            for r in rows
+            _message(r, personal_link(base, tokens[r.id]), self.config, self.spec.key) for r in rows
         ]
-        for result in channels[name].send_batch(messages):
-            results[result.outreach_id] = result
-    return results, reconciled
+        try:
+            results = channel.send_batch(messages)
+        except (ConfigurationError, ProviderError) as err:
+            # Record what the channel settled before it stopped; the rest were not taken.
+            partial = {r.outreach_id: r for r in getattr(err, "partial_results", [])}
+            self._record(rows, partial)
+            untouched = [r.id for r in rows if r.id not in partial]
+            with self.engine.begin() as conn:
+                release(conn, untouched, now=self.now)
+            raise
+        self._record(rows, {r.outreach_id: r for r in results})
+
+    def _record(self, rows: Sequence[Any], results: Mapping[int, SendResult]) -> None:
+        answered = [r for r in rows if r.id in results and not results[r.id].in_doubt]
+        self.tally.in_doubt += sum(1 for r in rows if r.id in results and results[r.id].in_doubt)
+        if not answered:
+            return
+        with self.engine.begin() as conn:
+            sent, failed = _record(
+                conn,
+                pending=answered,
+                results=results,
+                spec=self.spec,
+                now=self.now,
+                actor=self.actor,
+            )
+            _refusal_events(conn, answered, results, self.now)
+        self.tally.sent += sent
+        self.tally.failed += failed
+
+
+def _refusal_events(
+    conn: Connection, rows: Sequence[Any], results: Mapping[int, SendResult], now: datetime
+) -> None:
+    """A refusal that says something about the address (invalid, opted out) is applied to the
+    contact point exactly like the provider's webhook saying the same: one way, one audit trail."""
+    events = []
+    for row in rows:
+        result = results[row.id]
+        if result.ok or result.contact_status not in (INVALID, OPTED_OUT):
+            continue
+        events.append(
+            EventRecord(
+                provider=result.provider,
+                provider_event_id=f"send-refused:{row.id}:{row.attempts + 1}",
+                event_type="rejected",
+                outreach_id=row.id,
+                provider_message_id=result.provider_message_id,
+                occurred_at=now,
+                recipient=row.value,
+                detail=(result.error or "refused")[:200],
+                opt_out=result.contact_status == OPTED_OUT,
+                invalid_recipient=result.contact_status == INVALID,
+            )
+        )
+    if events:
+        with Session(bind=conn) as session:
+            ingest_events(session=session, events=events, now=now)
+            session.flush()
 
 
 def _record(
@@ -342,7 +446,7 @@ def _record(
     sent = failed = 0
     for row in pending:
         result = results.get(row.id)
-        if result is None:  # the channel answered nothing for it: leave pending for a rerun
+        if result is None or result.in_doubt:  # no answer yet: stays pending, settled later
             continue
         step = spec.ladder[row.step_index] if row.step_index < len(spec.ladder) else None
         ok = result.ok
@@ -354,6 +458,7 @@ def _record(
                 "b_status": SENT if ok else FAILED,
                 "b_provider": result.provider,
                 "b_pmid": result.provider_message_id,
+                "b_pstatus": result.provider_status,
                 "b_batch": result.batch_ref,
                 "b_error": None if ok else (result.error or "failed")[:1000],
                 "b_sent_at": now if ok else None,
@@ -378,6 +483,7 @@ def _record(
                     "channel": row.channel,
                     "template": row.template,
                     "step": row.step_index,
+                    "provider": result.provider,
                     **({} if ok else {"error": result.error}),
                 },
                 "reason": row.reason,
@@ -385,17 +491,19 @@ def _record(
                     "round_id": row.round_id,
                     "enrollment_id": row.enrollment_id,
                     "outreach_id": row.id,
+                    "provider_message_id": result.provider_message_id,
                 },
             }
         )
     if outreach_updates:
         conn.execute(
             update(OUTREACH)
-            .where(OUTREACH.c.id == bindparam("b_id"))
+            .where(OUTREACH.c.id == bindparam("b_id"), OUTREACH.c.status == PENDING)
             .values(
                 status=bindparam("b_status"),
                 provider=bindparam("b_provider"),
                 provider_message_id=bindparam("b_pmid"),
+                provider_status=bindparam("b_pstatus"),
                 batch_ref=bindparam("b_batch"),
                 error=bindparam("b_error"),
                 sent_at=bindparam("b_sent_at"),
@@ -406,7 +514,12 @@ def _record(
         conn.execute(
             update(ENROLLMENT)
             .where(ENROLLMENT.c.id == bindparam("b_id"))
-            .values(step_index=bindparam("b_step"), next_due_at=bindparam("b_due"), updated_at=now),
+            .values(
+                step_index=bindparam("b_step"),
+                next_due_at=bindparam("b_due"),
+                wait_reason=None,
+                updated_at=now,
+            ),
             enrollment_updates,
         )
     if contacted:
@@ -432,7 +545,9 @@ def send_due_steps(
     """Send each enrollment's next usable ladder step (the module docstring has the phases).
 
     The first step of a new enrollment and every later step after a response window (or at once
-    after a hard bounce) go through here; an enrollment past its last step is exhausted.
+    after a hard bounce) go through here; an enrollment past its last step is exhausted. A
+    :class:`ConfigurationError` (a refused API key, a region not enabled) stops the batch after
+    recording what was settled; the rest stays pending for a rerun.
     """
     missing = {step.channel for step in spec.ladder} - set(channels)
     if missing:
@@ -443,15 +558,13 @@ def send_due_steps(
         skipped, exhausted = _write_ahead(conn, enrollment_ids=enrollment_ids, spec=spec, now=now)
     with engine.connect() as conn:
         pending = _pending(conn, enrollment_ids)
-    results, reconciled = _send(engine, pending, channels, config, now)
-    with engine.begin() as conn:
-        sent, failed = _record(
-            conn, pending=pending, results=results, spec=spec, now=now, actor=actor
-        )
+    tally = _Tally()
+    _Sender(engine, channels, config, spec, now, actor, tally).run(pending)
     return BatchOutcome(
-        sent=sent - reconciled,
-        failed=failed,
+        sent=tally.sent - tally.reconciled,
+        failed=tally.failed,
         skipped=skipped,
-        already_sent=reconciled,
+        already_sent=tally.reconciled,
         exhausted=exhausted,
+        in_doubt=tally.in_doubt,
     )

@@ -19,6 +19,7 @@ errors are worth a retry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -54,7 +55,11 @@ class OutboxError(ChannelError):
 
 
 class ProviderError(ChannelError):
-    """A provider answered with an error status; carries the status and the raw response."""
+    """A provider answered with an error status; carries the status and the raw response.
+
+    ``partial_results``: the SendResults a batch had already settled when it gave up (the
+    caller records them; the batch's other messages stay pending).
+    """
 
     def __init__(
         self,
@@ -64,10 +69,12 @@ class ProviderError(ChannelError):
         status: int | None = None,
         response: Any = None,
         transient: bool | None = None,
+        partial_results: Sequence[Any] = (),
     ) -> None:
         super().__init__(message, provider=provider, transient=transient)
         self.status = status
         self.response = response
+        self.partial_results = list(partial_results)
 
 
 class ProviderRejected(ProviderError):
@@ -83,7 +90,13 @@ class ProviderUnavailable(ProviderError):
 
 
 class ConfigurationError(Exception):
-    """Wrong setup (a template missing in the default locale, a bad directory): stop the run."""
+    """Wrong setup (a template missing in the default locale, a bad directory, a refused API key,
+    a region not enabled): stop the run. ``partial_results`` holds the SendResults of messages
+    the failing batch had already settled, so the caller can record them before stopping."""
+
+    def __init__(self, message: str, *, partial_results: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.partial_results = list(partial_results)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -6,6 +6,8 @@ Templates live in ``templates/<channel>/<name>.<locale>.<part>``:
 - sms: ``ask.nl.txt`` (whitespace is collapsed to single spaces)
 - letter: ``ask.nl.html``, one page; it extends ``letter/_page.html`` (window field, QR code)
   and all pages of a batch are wrapped by ``letter/_document.html`` (page size, fonts)
+- moment: ``ask.nl.txt`` and ``ask.nl.html`` (a fragment with inline styles): the block
+  another system embeds in its own message at a contact moment
 
 Locale fallback: the exact locale (``nl-BE``), then its language (``nl``), then the default
 locale; every part of one message comes from the same locale. A template missing even in the
@@ -16,7 +18,7 @@ default locale is a :class:`ConfigurationError`; a template that fails for one m
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -46,13 +48,15 @@ from outreach.tokens import token_from_link, unsubscribe_link
 if TYPE_CHECKING:  # a runtime import would cycle: outreach.channels imports this module
     from outreach.channels.base import Message
 
-__all__ = ["RenderError", "RenderedEmail", "Renderer", "locale_candidates"]
+__all__ = ["RenderError", "RenderedEmail", "RenderedMoment", "Renderer", "locale_candidates"]
 
 # The part whose presence decides which locale a message is written in.
 _PARTS = {
     "email": ("txt", "subject.txt", "html"),
     "sms": ("txt",),
     "letter": ("html",),
+    # Not a channel: the re-ask block other systems embed at a contact moment.
+    "moment": ("txt", "html"),
 }
 _LETTER_DOCUMENT = "letter/_document.html"
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
@@ -63,6 +67,13 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+
+
+@dataclass(frozen=True)
+class RenderedMoment:
+    locale: str
+    text: str
+    html: str  # a fragment to embed, not a document
 
 
 def normalise_locale(locale: str) -> str:
@@ -214,6 +225,32 @@ class Renderer:
         locale, parts = self.templates_for("sms", message.template, message.locale)
         ctx = self._context(message, locale, utcnow().date())
         return " ".join(self._render(parts["txt"], ctx).split())
+
+    def moment(
+        self, name: str, locale: str, values: Mapping[str, Any], *, valid_until: date
+    ) -> RenderedMoment:
+        """The block another system embeds at a contact moment (``templates/moment/``): plain
+        text and an HTML fragment; ``values`` join ``locale``, ``valid_until`` and the
+        organisation."""
+        chosen, parts = self.templates_for("moment", name, locale)
+        cfg = self.config
+        ctx = {
+            "locale": chosen,
+            "valid_until": format_date(valid_until, format="long", locale=_babel_locale(chosen)),
+            "organisation": {
+                "name": cfg.organisation_name,
+                "address": list(cfg.organisation_address),
+                "sender_name": cfg.sender_name,
+                "sender_email": cfg.sender_email,
+            },
+            "extra": dict(cfg.extra),
+            **values,
+        }
+        return RenderedMoment(
+            locale=chosen,
+            text=self._render(parts["txt"], ctx).strip() + "\n",
+            html=self._render(parts["html"], ctx),
+        )
 
     def letter_page(self, message: Message, *, today: date | None = None) -> str:
         """One letter's page as an HTML fragment (escaped); needs ``message.address``."""

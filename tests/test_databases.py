@@ -78,3 +78,16 @@ def test_only_one_active_enrollment_per_profile(engine: Engine) -> None:
                 "(2, 1, 'active', 1, -1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """A column added to a model without a migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import models.tables  # noqa: F401
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from enrich.settings import Settings, get_settings
-from enrich.web import landing, unsubscribe, webhooks
+from enrich.web import contact_moments, landing, unsubscribe, webhooks
 from enrich.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 
@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(landing.router)
     app.include_router(unsubscribe.router)
+    app.include_router(contact_moments.router)
     # Added last = outermost: even a 413 carries the security headers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

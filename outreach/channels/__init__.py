@@ -5,8 +5,11 @@ from __future__ import annotations
 from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.channels.email_outbox import EmailOutbox
 from outreach.channels.letter_outbox import LetterOutbox
+from outreach.channels.sendgrid_email import SendGridEmail
 from outreach.channels.sms_outbox import SmsOutbox
+from outreach.channels.twilio_sms import TwilioSms
 from outreach.config import OutreachConfig
+from outreach.errors import ConfigurationError
 from outreach.render import Renderer
 
 __all__ = ["Channel", "Message", "PostalAddress", "SendResult", "build_channels"]
@@ -15,11 +18,23 @@ __all__ = ["Channel", "Message", "PostalAddress", "SendResult", "build_channels"
 def build_channels(config: OutreachConfig) -> dict[str, Channel]:
     """``{"email": ..., "sms": ..., "letter": ...}`` sharing one renderer (templates compiled once).
 
-    Only the local outboxes exist so far; provider-backed channels will be chosen here.
+    Email goes to the outbox or SendGrid, SMS to the outbox or Twilio, as ``config`` says;
+    letters always go to the outbox (the print house takes the batch files). A provider chosen
+    without its credentials raises :class:`ConfigurationError` naming the variable.
     """
     renderer = Renderer(config)
-    return {
-        "email": EmailOutbox(config, renderer),
-        "sms": SmsOutbox(config, renderer),
-        "letter": LetterOutbox(config, renderer),
-    }
+    email: Channel
+    sms: Channel
+    if config.email_channel == "sendgrid":
+        email = SendGridEmail(config, renderer)
+    elif config.email_channel == "outbox":
+        email = EmailOutbox(config, renderer)
+    else:
+        raise ConfigurationError(f"unknown ENRICH_EMAIL_CHANNEL {config.email_channel!r}")
+    if config.sms_channel == "twilio":
+        sms = TwilioSms(config, renderer)
+    elif config.sms_channel == "outbox":
+        sms = SmsOutbox(config, renderer)
+    else:
+        raise ConfigurationError(f"unknown ENRICH_SMS_CHANNEL {config.sms_channel!r}")
+    return {"email": email, "sms": sms, "letter": LetterOutbox(config, renderer)}

@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +15,8 @@ from outreach.addresses import format_address
 from outreach.errors import OutboxError
 
 OUTBOX_PROVIDER = "outbox"
+# Messages per send_batch call of the email and SMS outboxes (letters use letter_batch_size).
+OUTBOX_BATCH_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -53,27 +55,61 @@ class Message:
     code: str | None = None  # a one-time code (proof-of-control SMS); templates see ``code``
     # Bulk asks carry List-Unsubscribe; a transactional message (a confirmation) does not.
     unsubscribe: bool = True
+    # Provider reporting tags (SendGrid categories), e.g. ("enrich", campaign key).
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class SendResult:
+    """What became of one message.
+
+    ``ok``: the provider (or outbox) accepted it. Not ok and not ``in_doubt``: it was refused
+    for good (``error`` says why, ``contact_status`` what that means for the contact point).
+    ``in_doubt``: the request may have reached the provider (a timeout after sending); the
+    message stays pending and is reconciled later, never sent again blindly.
+    """
+
     outreach_id: int
     ok: bool
-    provider: str  # "outbox" for the local outbox
+    provider: str  # "outbox" for the local outbox, else "sendgrid" | "twilio"
     provider_message_id: str | None = None
     batch_ref: str | None = None  # e.g. the letter batch file name
     error: str | None = None  # why not ok; never personal data
+    in_doubt: bool = False
+    contact_status: str | None = None  # "invalid" | "opted_out" when a refusal says so
+    provider_status: str | None = None  # the provider's own word ("queued", "accepted", ...)
+
+
+@dataclass(frozen=True)
+class InDoubt:
+    """A message handed to a channel by a run that died (or timed out) before recording it."""
+
+    outreach_id: int
+    recipient: str  # email address | E.164 number | "" for letters
+    attempted_at: datetime
+    # SHA-256 hashes of the link tokens issued for this outreach: a provider lookup can match
+    # a sent body's link to the outreach without the plain token.
+    token_hashes: frozenset[str] = frozenset()
 
 
 class Channel(Protocol):
-    name: str
+    name: str  # "email" | "sms" | "letter"
+    provider: str  # "outbox" | "sendgrid" | "twilio"
+    batch_size: int  # messages per send_batch call; the dispatcher records after each call
+    # How long an in-doubt message waits for evidence (a webhook event) before it is sent again;
+    # zero when already_sent is authoritative (the outbox's files, a provider lookup API).
+    reconcile_grace: timedelta
 
     def send_batch(self, messages: Sequence[Message]) -> list[SendResult]:
-        """One result per message, same order; a message that fails to render gets ok=False."""
+        """One result per message, same order; a message that fails to render gets ok=False.
+
+        Raises :class:`~outreach.errors.ConfigurationError` (with ``partial_results``) when the
+        setup is wrong (bad credentials, a region not enabled): the run must stop.
+        """
         ...
 
-    def already_sent(self, outreach_ids: Sequence[int]) -> dict[int, SendResult]:
-        """Which of these ids this channel already delivered (crash recovery)."""
+    def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
+        """Which of these in-doubt messages this channel already delivered (crash recovery)."""
         ...
 
 
@@ -114,3 +150,9 @@ def atomic_write(path: Path, data: bytes) -> None:
 def chunks(items: Sequence[Message], size: int) -> list[Sequence[Message]]:
     size = max(1, size)
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def in_doubt(outreach_ids: Sequence[int], attempted_at: datetime | None = None) -> list[InDoubt]:
+    """InDoubt items for ids alone: enough for the outbox channels, which look up by id."""
+    at = attempted_at or utcnow()
+    return [InDoubt(outreach_id=i, recipient="", attempted_at=at) for i in outreach_ids]

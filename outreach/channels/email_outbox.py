@@ -7,6 +7,7 @@ the files already written are found again by :meth:`EmailOutbox.already_sent`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -15,7 +16,15 @@ from email.utils import format_datetime, make_msgid, quote
 from pathlib import Path
 
 from models.types import utcnow
-from outreach.channels.base import OUTBOX_PROVIDER, Message, SendResult, atomic_write, failed
+from outreach.channels.base import (
+    OUTBOX_BATCH_SIZE,
+    OUTBOX_PROVIDER,
+    InDoubt,
+    Message,
+    SendResult,
+    atomic_write,
+    failed,
+)
 from outreach.config import OutreachConfig
 from outreach.errors import RenderError
 from outreach.render import RenderedEmail, Renderer
@@ -29,10 +38,14 @@ POLICY_UTF8 = policy.SMTPUTF8
 
 class EmailOutbox:
     name = "email"
+    provider = OUTBOX_PROVIDER
+    # The files are the truth: a message is in the outbox or not, so nothing waits to reconcile.
+    reconcile_grace = timedelta(0)
 
     def __init__(self, config: OutreachConfig, renderer: Renderer | None = None) -> None:
         self.config = config
         self.renderer = renderer or Renderer(config)
+        self.batch_size = OUTBOX_BATCH_SIZE
         self.folder = Path(config.outbox_dir) / "email"
         self.domain = config.sender_email.rsplit("@", 1)[-1]
 
@@ -93,11 +106,11 @@ class EmailOutbox:
     def send_batch(self, messages: Sequence[Message]) -> list[SendResult]:
         return [self.send_one(m) for m in messages]
 
-    def already_sent(self, outreach_ids: Sequence[int]) -> dict[int, SendResult]:
+    def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
         """Ids whose ``.eml`` exists; a leftover temporary file from a crash does not count."""
         parser = BytesHeaderParser(policy=POLICY)
         found: dict[int, SendResult] = {}
-        for outreach_id in outreach_ids:
+        for outreach_id in sorted({item.outreach_id for item in items}):
             path = self.path_for(outreach_id)
             try:
                 with path.open("rb") as fh:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from models.types import utcnow
 from outreach.channels.base import (
     OUTBOX_PROVIDER,
+    InDoubt,
     Message,
     SendResult,
     atomic_write,
@@ -32,10 +34,14 @@ MANIFEST_GLOB = "batch-*.csv"
 
 class LetterOutbox:
     name = "letter"
+    provider = OUTBOX_PROVIDER
+    # The files are the truth: a message is in the outbox or not, so nothing waits to reconcile.
+    reconcile_grace = timedelta(0)
 
     def __init__(self, config: OutreachConfig, renderer: Renderer | None = None) -> None:
         self.config = config
         self.renderer = renderer or Renderer(config)
+        self.batch_size = config.letter_batch_size
         self.folder = Path(config.outbox_dir) / "letters"
 
     def send_batch(self, messages: Sequence[Message]) -> list[SendResult]:
@@ -88,9 +94,9 @@ class LetterOutbox:
             )
         return results
 
-    def already_sent(self, outreach_ids: Sequence[int]) -> dict[int, SendResult]:
+    def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
         """Ids listed in a manifest; a PDF without its manifest (crash in between) counts not."""
-        wanted = set(outreach_ids)
+        wanted = {item.outreach_id for item in items}
         found: dict[int, SendResult] = {}
         if not wanted or not self.folder.is_dir():
             return found

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from models.types import utcnow
 from outreach.channels.base import (
+    OUTBOX_BATCH_SIZE,
     OUTBOX_PROVIDER,
+    InDoubt,
     Message,
     SendResult,
     atomic_write,
@@ -31,10 +34,14 @@ BATCH_GLOB = "batch-*.jsonl"
 
 class SmsOutbox:
     name = "sms"
+    provider = OUTBOX_PROVIDER
+    # The files are the truth: a message is in the outbox or not, so nothing waits to reconcile.
+    reconcile_grace = timedelta(0)
 
     def __init__(self, config: OutreachConfig, renderer: Renderer | None = None) -> None:
         self.config = config
         self.renderer = renderer or Renderer(config)
+        self.batch_size = OUTBOX_BATCH_SIZE
         self.folder = Path(config.outbox_dir) / "sms"
 
     def send_batch(self, messages: Sequence[Message]) -> list[SendResult]:
@@ -72,9 +79,9 @@ class SmsOutbox:
                 )
         return [r for r in results if r is not None]
 
-    def already_sent(self, outreach_ids: Sequence[int]) -> dict[int, SendResult]:
+    def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
         """Ids found in any complete batch file (temporary files are hidden and never match)."""
-        wanted = set(outreach_ids)
+        wanted = {item.outreach_id for item in items}
         found: dict[int, SendResult] = {}
         if not wanted or not self.folder.is_dir():
             return found

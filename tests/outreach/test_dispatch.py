@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from models.tables import AuditEvent, Enrollment, Outreach, Profile, VerificationToken
-from outreach.channels.base import Message, SendResult
+from outreach.channels.base import InDoubt, Message, SendResult
 from outreach.config import OutreachConfig
 from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
 from outreach.tokens import hash_token, token_from_link
@@ -30,6 +30,10 @@ class Crash(Exception):
 
 class FakeChannel:
     """Delivers into a dict; ``fail_for`` recipients fail; ``crash`` raises before or after."""
+
+    provider = "fake"
+    batch_size = 1000
+    reconcile_grace = timedelta(0)
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -67,11 +71,13 @@ class FakeChannel:
             raise Crash
         return results
 
-    def already_sent(self, outreach_ids: Sequence[int]) -> dict[int, SendResult]:
+    def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
         return {
-            i: SendResult(i, ok=True, provider="fake", provider_message_id=f"fake-{i}")
-            for i in outreach_ids
-            if i in self.delivered
+            i.outreach_id: SendResult(
+                i.outreach_id, ok=True, provider="fake", provider_message_id=f"fake-{i.outreach_id}"
+            )
+            for i in items
+            if i.outreach_id in self.delivered
         }
 
 
@@ -185,9 +191,14 @@ def test_first_usable_step_is_sent_and_skips_are_recorded(
         .order_by(AuditEvent.profile_id),
     )
     assert [a.profile_id for a in audits] == [ids["email"], ids["sms"]]
-    assert audits[1].after == {"channel": "sms", "template": "ask", "step": 1}
+    assert audits[1].after == {"channel": "sms", "template": "ask", "step": 1, "provider": "fake"}
     assert audits[1].reason.endswith("step 2 (sms): gaps missing_email")
-    assert set(audits[1].evidence) == {"round_id", "enrollment_id", "outreach_id"}
+    assert set(audits[1].evidence) == {
+        "round_id",
+        "enrollment_id",
+        "outreach_id",
+        "provider_message_id",
+    }
 
 
 def test_a_rerun_sends_nothing_again(

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser, Parser
 from pathlib import Path
 
+from outreach.channels.base import in_doubt
 from outreach.channels.email_outbox import EmailOutbox
 from outreach.config import OutreachConfig
 from outreach.tokens import token_from_link
@@ -97,8 +98,8 @@ def test_already_sent_finds_written_files_only(
     # What a crash in the middle of a write leaves behind: a hidden temporary file.
     folder = outbox_config.outbox_dir / "email"
     (folder / ".777.eml.abc123.tmp").write_bytes(b"From: half a mess")
-    found = outbox.already_sent([message.outreach_id, 777, 12345])
+    found = outbox.already_sent(in_doubt([message.outreach_id, 777, 12345]))
     assert list(found) == [message.outreach_id]
     assert found[message.outreach_id].provider_message_id == result.provider_message_id
     assert found[message.outreach_id].ok
-    assert outbox.already_sent([]) == {}
+    assert outbox.already_sent(in_doubt([])) == {}

@@ -11,7 +11,7 @@ import pytest
 import zxingcpp
 
 from models.returns import parse_return_code
-from outreach.channels.base import PostalAddress
+from outreach.channels.base import PostalAddress, in_doubt
 from outreach.channels.letter_outbox import LetterOutbox
 from outreach.config import OutreachConfig
 from outreach.letters import return_code
@@ -147,11 +147,11 @@ def test_already_sent_counts_only_batches_with_a_manifest(
     (folder / ".batch-50-20260101T000000000000Z.csv.x.tmp").write_text(
         "sequence,page,outreach_id\n1,1,50\n"
     )
-    found = outbox.already_sent([m.outreach_id for m in messages] + [50, 51])
+    found = outbox.already_sent(in_doubt([m.outreach_id for m in messages] + [50, 51]))
     assert sorted(found) == [m.outreach_id for m in messages]
     for result in results:
         assert found[result.outreach_id] == result
-    assert outbox.already_sent([51]) == {}
+    assert outbox.already_sent(in_doubt([51])) == {}
 
 
 @pytest.mark.parametrize("outreach_id", [0, 1, 123, 999_999, 1_234_567])

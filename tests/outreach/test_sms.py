@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from outreach.channels.base import in_doubt
 from outreach.channels.sms_outbox import SmsOutbox
 from outreach.config import OutreachConfig
 from outreach.segments import encoding, sms_segments
@@ -71,11 +72,11 @@ def test_already_sent_reads_complete_batch_files_only(
     (folder / ".batch-900-20260101T000000000000Z.jsonl.x1.tmp").write_text(
         json.dumps({"outreach_id": 900, "to": "+31600000000", "body": "x"}) + "\n"
     )
-    found = outbox.already_sent([sent[0].outreach_id, sent[1].outreach_id, 900, 901])
+    found = outbox.already_sent(in_doubt([sent[0].outreach_id, sent[1].outreach_id, 900, 901]))
     assert sorted(found) == sorted(m.outreach_id for m in sent)
     for result in results:
         assert found[result.outreach_id] == result
-    assert outbox.already_sent([12345]) == {}
+    assert outbox.already_sent(in_doubt([12345])) == {}
 
 
 @pytest.mark.parametrize(

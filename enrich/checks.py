@@ -1,0 +1,197 @@
+"""What ``enrich check`` verifies: the configuration, and on request the provider credentials.
+
+Each check yields :class:`Finding` lines; a problem names the exact environment variable to fix.
+Nothing here prints or exits: the CLI does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import phonenumbers
+from sqlalchemy.exc import SQLAlchemyError
+
+from enrich.runtime import get_engine, outreach_config
+from enrich.settings import Settings
+from models.campaign import CampaignError, load_campaign
+from models.db import MIGRATIONS_DIR, current_revision
+from outreach.errors import ConfigurationError
+from outreach.render import Renderer
+
+DEFAULT_SECRET = "change-me-in-production"
+ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    subject: str  # what was checked: "database", "email channel", ...
+    message: str  # one line; a problem names the variable to set
+
+
+def _ok(subject: str, message: str) -> Finding:
+    return Finding(True, subject, message)
+
+
+def _problem(subject: str, message: str) -> Finding:
+    return Finding(False, subject, message)
+
+
+def _head_revision() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def check_database(settings: Settings) -> Iterator[Finding]:
+    try:
+        revision = current_revision(get_engine(settings))
+    except SQLAlchemyError as err:
+        yield _problem(
+            "database",
+            f"cannot connect ({type(err).__name__}): check ENRICH_DATABASE_URL",
+        )
+        return
+    head = _head_revision()
+    if revision != head:
+        yield _problem(
+            "database", f"schema at {revision or 'nothing'}, code expects {head}: run `enrich init`"
+        )
+    else:
+        yield _ok("database", f"reachable, schema at {revision}")
+
+
+def check_campaign(settings: Settings) -> Iterator[Finding]:
+    try:
+        spec = load_campaign(settings.campaign_file)
+    except CampaignError as err:
+        yield _problem("campaign", f"{err} (ENRICH_CAMPAIGN_FILE)")
+        return
+    renderer = Renderer(outreach_config(settings))
+    missing = []
+    for step in spec.ladder:
+        try:
+            renderer.require(step.channel, step.template)
+        except ConfigurationError:
+            missing.append(f"{step.channel}/{step.template}.{settings.default_locale}")
+    if missing:
+        yield _problem(
+            "templates",
+            f"missing in ENRICH_TEMPLATES_DIR for the default locale: {', '.join(missing)}",
+        )
+    else:
+        yield _ok("campaign", f"{spec.key}: {len(spec.ladder)} steps, every template present")
+
+
+def _unset(value: object) -> bool:
+    get = getattr(value, "get_secret_value", None)
+    return not (get() if get is not None else value)
+
+
+def check_email(settings: Settings) -> Iterator[Finding]:
+    if settings.email_channel == "outbox":
+        yield _ok("email channel", "local outbox (ENRICH_EMAIL_CHANNEL=outbox)")
+        return
+    if _unset(settings.sendgrid_api_key):
+        yield _problem(
+            "email channel", "ENRICH_SENDGRID_API_KEY is not set (ENRICH_EMAIL_CHANNEL=sendgrid)"
+        )
+    else:
+        yield _ok("email channel", "SendGrid, API key set")
+    if _unset(settings.sendgrid_webhook_public_key):
+        yield _problem(
+            "email events",
+            "ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY is not set: bounces, opt-outs and crash "
+            "reconciliation need SendGrid's signed Event Webhook",
+        )
+
+
+def check_sms(settings: Settings) -> Iterator[Finding]:
+    if settings.sms_channel == "outbox":
+        yield _ok("sms channel", "local outbox (ENRICH_SMS_CHANNEL=outbox)")
+        return
+    sid = settings.twilio_account_sid or ""
+    if not sid:
+        yield _problem(
+            "sms channel", "ENRICH_TWILIO_ACCOUNT_SID is not set (ENRICH_SMS_CHANNEL=twilio)"
+        )
+    elif not ACCOUNT_SID.fullmatch(sid):
+        yield _problem("sms channel", "ENRICH_TWILIO_ACCOUNT_SID must look like AC + 32 hex digits")
+    if _unset(settings.twilio_auth_token):
+        yield _problem(
+            "sms channel", "ENRICH_TWILIO_AUTH_TOKEN is not set (ENRICH_SMS_CHANNEL=twilio)"
+        )
+    service, sender = settings.twilio_messaging_service_sid, settings.twilio_from_number
+    if not service and not sender:
+        yield _problem(
+            "sms sender",
+            "set ENRICH_TWILIO_MESSAGING_SERVICE_SID or ENRICH_TWILIO_FROM_NUMBER",
+        )
+    elif service and not SERVICE_SID.fullmatch(service):
+        yield _problem(
+            "sms sender", "ENRICH_TWILIO_MESSAGING_SERVICE_SID must look like MG + 32 hex digits"
+        )
+    elif sender and not service and not _is_e164(sender):
+        yield _problem("sms sender", "ENRICH_TWILIO_FROM_NUMBER must be an E.164 number")
+    else:
+        yield _ok("sms sender", "messaging service" if service else "from number")
+    if sid and not _unset(settings.twilio_auth_token):
+        yield _ok("sms channel", "Twilio, account and token set")
+
+
+def _is_e164(number: str) -> bool:
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def check_public_url(settings: Settings) -> Iterator[Finding]:
+    providers = settings.email_channel != "outbox" or settings.sms_channel != "outbox"
+    url = settings.base_url
+    if providers and not url.startswith("https://"):
+        yield _problem(
+            "public URL",
+            "ENRICH_BASE_URL must be the public https address: providers post webhooks to it "
+            "and customers open their links there",
+        )
+    elif providers and settings.secret_key.get_secret_value() == DEFAULT_SECRET:
+        yield _problem("secret", "ENRICH_SECRET_KEY still has its default value")
+    else:
+        yield _ok("public URL", url)
+
+
+def check_outbox(settings: Settings) -> Iterator[Finding]:
+    folder = Path(settings.resolved_outbox_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".enrich-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        yield _problem(
+            "outbox", f"cannot write the outbox folder ({err.strerror}): ENRICH_OUTBOX_DIR"
+        )
+    else:
+        yield _ok("outbox", "writable (letters always go there)")
+
+
+def check_configuration(settings: Settings) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in (
+        check_database,
+        check_campaign,
+        check_email,
+        check_sms,
+        check_public_url,
+        check_outbox,
+    ):
+        findings.extend(check(settings))
+    return findings

@@ -1,0 +1,328 @@
+"""Erasing a profile's personal data while keeping the trail that shows what was done, and when.
+
+Deleted: the profile's contact points, consents and verification tokens. Emptied: its names,
+country, time zone and source; its submissions' answers; the provider payloads of its delivery
+events. Replaced by ``[erased]``: inside its audit events (before, after, evidence, reason),
+its outreach errors and its sweep notes, every value under a personal key (names, contact
+values, address parts, external ids) and every occurrence of a value the profile held.
+Kept: the profile row itself (id, locale, timestamps), enrollments, outreach rows (without their
+contact point), every audit row, and a new ``profile.erased`` audit event.
+
+The external id becomes ``erased:<32 random hex digits>``. It is random rather than a hash of
+the old id, because a hash of a CRM number is reversed by trying every number. A later import
+of the same customer therefore creates a fresh profile: the erasure is not undone by it, and
+nothing links the two.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Final
+
+from sqlalchemy import and_, bindparam, delete, func, null, or_, select, update
+from sqlalchemy.engine import Connection
+
+from models.audit import AUDIT_TABLE, audit_many
+from models.tables import (
+    Consent,
+    ContactPoint,
+    DeliveryEvent,
+    Enrollment,
+    Outreach,
+    Profile,
+    Submission,
+    SweepProposal,
+    VerificationToken,
+)
+
+PROFILE = Profile.__table__  # type: ignore[attr-defined]
+CP = ContactPoint.__table__  # type: ignore[attr-defined]
+CONSENT = Consent.__table__  # type: ignore[attr-defined]
+TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
+SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
+OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
+DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
+PROPOSAL = SweepProposal.__table__  # type: ignore[attr-defined]
+ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
+AUDIT = AUDIT_TABLE
+
+MARKER: Final = "[erased]"
+ERASED_PREFIX: Final = "erased:"
+PERSONAL_KEYS: Final = frozenset(
+    {
+        "external_id",
+        "given_name",
+        "family_name",
+        "name",
+        "value",
+        "raw_value",
+        "street",
+        "house_number",
+        "postal_code",
+        "city",
+        "email",
+        "mobile",
+        "phone",
+        "recipient",
+        "address",
+        "to",
+        "from",
+    }
+)
+# Shorter values (a house number, a two-letter id) are replaced under their keys only: found
+# anywhere in text they would mostly hit unrelated digits.
+MIN_TEXT_MATCH = 4
+_CHUNK = 500
+
+
+def erased_external_id() -> str:
+    """A fresh, random external id for an erased profile (see the module docstring)."""
+    return ERASED_PREFIX + secrets.token_hex(16)
+
+
+def _values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Every personal string each profile holds, as stored (and phones also without the +)."""
+    found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
+    rows = conn.execute(
+        select(PROFILE.c.id, PROFILE.c.external_id, PROFILE.c.given_name, PROFILE.c.family_name)
+        .where(PROFILE.c.id.in_(profile_ids))
+    )  # fmt: skip
+    for pid, *texts in rows:
+        found[pid].update(t for t in texts if t)
+    columns = ("value", "raw_value", "street", "house_number", "postal_code", "city")
+    rows = conn.execute(
+        select(CP.c.profile_id, *(CP.c[c] for c in columns)).where(CP.c.profile_id.in_(profile_ids))
+    )
+    for pid, *texts in rows:
+        found[pid].update(t for t in texts if t)
+    for held in found.values():
+        held.update([t[1:] for t in held if t.startswith("+") and t[1:].isdigit()])
+    return found
+
+
+def _pattern(values: Iterable[str]) -> re.Pattern[str] | None:
+    usable = sorted({v.strip() for v in values if len(v.strip()) >= MIN_TEXT_MATCH}, key=len)
+    if not usable:
+        return None
+    return re.compile("|".join(re.escape(v) for v in reversed(usable)), re.IGNORECASE)
+
+
+def scrub(value: Any, pattern: re.Pattern[str] | None) -> Any:
+    """``value`` with personal keys and every match of ``pattern`` replaced by the marker."""
+    if isinstance(value, dict):
+        return {
+            k: MARKER if k in PERSONAL_KEYS and v is not None else scrub(v, pattern)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub(v, pattern) for v in value]
+    if isinstance(value, str) and pattern is not None:
+        return pattern.sub(MARKER, value)
+    return value
+
+
+def _rewrite(
+    conn: Connection,
+    table: Any,
+    rows: Iterable[Any],
+    columns: Sequence[str],
+    patterns: Mapping[int, re.Pattern[str] | None],
+) -> list[Any]:
+    """Scrub ``columns`` of ``rows`` (each with ``id`` and ``profile_id``); returns the rows.
+
+    One executemany UPDATE per column, with only the rows whose value changed, so a NULL
+    stays NULL.
+    """
+    rows = list(rows)
+    for column in columns:
+        params = []
+        for row in rows:
+            old = getattr(row, column)
+            new = scrub(old, patterns.get(row.profile_id))
+            if new != old:
+                params.append({"b_id": row.id, "b_value": new})
+        if params:
+            conn.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({column: bindparam("b_value", type_=table.c[column].type)}),
+                params,
+            )
+    return rows
+
+
+# Tables whose rows belong to one profile, by the entity type audit events name them with.
+_OWNED = {
+    "contact_point": CP,
+    "consent": CONSENT,
+    "verification_token": TOKEN,
+    "submission": SUBMISSION,
+    "outreach": OUTREACH,
+    "enrollment": ENROLLMENT,
+}
+
+
+def _audit_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
+    """Audit rows about these profiles: by profile id, or naming one of their records.
+
+    Some events name only the record (a provider's ``outreach.failed``); their owner is
+    looked up, so the right values are scrubbed from them.
+    """
+    owner: dict[tuple[str, int], int] = {("profile", pid): pid for pid in ids}
+    for entity, table in _OWNED.items():
+        query = select(table.c.id, table.c.profile_id).where(table.c.profile_id.in_(ids))
+        owner.update({(entity, rid): pid for rid, pid in conn.execute(query)})
+    named = [
+        and_(AUDIT.c.entity_type == entity, AUDIT.c.entity_id.in_(
+            select(table.c.id).where(table.c.profile_id.in_(ids))))
+        for entity, table in _OWNED.items()
+    ]  # fmt: skip
+    rows = conn.execute(
+        select(AUDIT.c.id, AUDIT.c.profile_id, AUDIT.c.entity_type, AUDIT.c.entity_id,
+               AUDIT.c.before, AUDIT.c.after, AUDIT.c.evidence, AUDIT.c.reason)
+        .where(or_(AUDIT.c.profile_id.in_(ids),
+                   and_(AUDIT.c.entity_type == "profile", AUDIT.c.entity_id.in_(ids)), *named))
+    ).all()  # fmt: skip
+    resolved = []
+    for r in rows:
+        pid = r.profile_id if r.profile_id is not None else owner.get((r.entity_type, r.entity_id))
+        resolved.append(SimpleNamespace(**{**r._mapping, "profile_id": pid}))
+    return resolved
+
+
+def _scrub_trail(
+    conn: Connection, ids: Sequence[int], patterns: Mapping[int, re.Pattern[str] | None]
+) -> None:
+    """Audit rows, outreach errors, sweep notes and delivery events of these profiles."""
+    audits = _audit_rows(conn, ids)
+    _rewrite(conn, AUDIT, audits, ("before", "after", "evidence", "reason"), patterns)
+    # Delivery events tied to a contact point rather than an outreach (an inbound STOP) are
+    # found through the audit rows they caused.
+    event_owner: dict[int, int] = {}
+    for r in audits:
+        event_id = r.evidence.get("delivery_event_id") if isinstance(r.evidence, dict) else None
+        if isinstance(event_id, int):
+            event_owner[event_id] = r.profile_id
+    outreach = conn.execute(
+        select(OUTREACH.c.id, OUTREACH.c.profile_id, OUTREACH.c.error, OUTREACH.c.reason)
+        .where(OUTREACH.c.profile_id.in_(ids))
+    ).all()  # fmt: skip
+    _rewrite(conn, OUTREACH, outreach, ("error", "reason"), patterns)
+    conn.execute(
+        update(OUTREACH).where(OUTREACH.c.profile_id.in_(ids)).values(contact_point_id=None)
+    )
+    notes = conn.execute(
+        select(PROPOSAL.c.id, PROPOSAL.c.profile_id, PROPOSAL.c.note)
+        .where(PROPOSAL.c.profile_id.in_(ids), PROPOSAL.c.note.is_not(None))
+    ).all()  # fmt: skip
+    _rewrite(conn, PROPOSAL, notes, ("note",), patterns)
+    profile_of = {r.id: r.profile_id for r in outreach}
+    events = conn.execute(
+        select(DELIVERY.c.id, DELIVERY.c.outreach_id, DELIVERY.c.detail).where(
+            or_(
+                DELIVERY.c.outreach_id.in_(list(profile_of)),
+                DELIVERY.c.id.in_(list(event_owner)),
+            )
+        )
+    ).all()
+    if events:
+        owner_of = {e.id: profile_of.get(e.outreach_id) or event_owner.get(e.id, 0) for e in events}
+        conn.execute(
+            update(DELIVERY)
+            .where(DELIVERY.c.id == bindparam("b_id"))
+            .values(raw={"erased": True}, detail=bindparam("b_detail")),
+            [
+                {"b_id": e.id, "b_detail": scrub(e.detail, patterns.get(owner_of[e.id]))}
+                for e in events
+            ],
+        )
+
+
+def erase_profiles(
+    conn: Connection,
+    *,
+    profile_ids: Sequence[int],
+    now: datetime,
+    actor: str,
+    proposals: Mapping[int, tuple[int, str]] | None = None,
+) -> int:
+    """Erase the personal data of these profiles (see the module docstring); returns how many.
+
+    ``proposals`` maps a profile id to the (proposal id, reason code) that led to it, for the
+    ``profile.erased`` audit event. Runs in the caller's transaction, in chunks.
+    """
+    erased = 0
+    why = proposals or {}
+    ordered = sorted(set(profile_ids))
+    for start in range(0, len(ordered), _CHUNK):
+        ids = ordered[start : start + _CHUNK]
+        patterns = {pid: _pattern(values) for pid, values in _values(conn, ids).items()}
+        _scrub_trail(conn, ids, patterns)
+        counts = _delete_data(conn, ids)
+        markers = {pid: erased_external_id() for pid in ids}
+        conn.execute(
+            update(PROFILE)
+            .where(PROFILE.c.id == bindparam("b_id"))
+            .values(
+                external_id=bindparam("b_marker"),
+                given_name=None,
+                family_name=None,
+                country=None,
+                time_zone=None,
+                source=None,
+                source_at=None,
+                erased_at=now,
+                updated_at=now,
+            ),
+            [{"b_id": pid, "b_marker": marker} for pid, marker in markers.items()],
+        )
+        conn.execute(
+            update(PROFILE)
+            .where(PROFILE.c.id.in_(ids), PROFILE.c.archived_at.is_(None))
+            .values(archived_at=now)
+        )
+        audit_many(
+            conn,
+            [
+                {
+                    "at": now,
+                    "actor": actor,
+                    "action": "profile.erased",
+                    "entity_type": "profile",
+                    "entity_id": pid,
+                    "profile_id": pid,
+                    "after": {"external_id": markers[pid], **counts.get(pid, {})},
+                    "reason": why[pid][1] if pid in why else "erasure",
+                    "evidence": {"proposal_id": why[pid][0] if pid in why else None},
+                }
+                for pid in ids
+            ],
+        )
+        erased += len(ids)
+    return erased
+
+
+def _delete_data(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Delete what only holds personal data; returns per profile what was removed."""
+    counts: dict[int, dict[str, int]] = {pid: {} for pid in ids}
+    for name, table in (("contact_points", CP), ("consents", CONSENT), ("tokens", TOKEN)):
+        query = (
+            select(table.c.profile_id, func.count())
+            .where(table.c.profile_id.in_(ids))
+            .group_by(table.c.profile_id)
+        )
+        for pid, n in conn.execute(query):
+            counts[pid][name] = n
+    conn.execute(
+        update(SUBMISSION)
+        .where(SUBMISSION.c.profile_id.in_(ids))
+        .values(data=null(), client_time=None, token_id=None)
+    )
+    conn.execute(delete(TOKEN).where(TOKEN.c.profile_id.in_(ids)))
+    conn.execute(delete(CONSENT).where(CONSENT.c.profile_id.in_(ids)))
+    conn.execute(delete(CP).where(CP.c.profile_id.in_(ids)))
+    return counts

@@ -1,0 +1,40 @@
+"""The re-ask block another system embeds at a contact moment: text, an HTML fragment safe to put
+in its email or letter (inline styles, no scripts, every value escaped) and the QR code as SVG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from markupsafe import Markup
+
+from outreach.qr import qr_svg
+from outreach.render import Renderer
+
+TEMPLATE = "ask"  # templates/moment/ask.<locale>.{txt,html}
+QR_SIZE = "30mm"  # the smallest size phone cameras read reliably from paper at arm's length
+
+
+@dataclass(frozen=True)
+class MomentBlock:
+    locale: str  # the locale the block was written in (after fallback)
+    text: str
+    html: str
+    qr_svg: str  # a standalone SVG document encoding ``link``
+
+
+def render_moment_block(
+    renderer: Renderer, *, locale: str, channel: str, context: str, link: str, expires_at: datetime
+) -> MomentBlock:
+    """The block in the customer's language; the HTML shows the QR code only for letters (most
+    email clients do not display inline SVG, and a reader of an email clicks the link)."""
+    svg = qr_svg(link, size=QR_SIZE)
+    rendered = renderer.moment(
+        TEMPLATE,
+        locale,
+        # qr_svg is our own markup (numbers only); everything else is escaped by the template.
+        {"channel": channel, "context": context, "link": link, "qr_svg": Markup(svg)},
+        valid_until=expires_at.date(),
+    )
+    return MomentBlock(locale=rendered.locale, text=rendered.text, html=rendered.html, qr_svg=svg)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from enrich.settings import Settings, get_settings
 from models.caps import CapPolicy
 from models.db import make_engine
+from models.respect import Respect
 from models.send_windows import (
     SendWindow,
     WindowPolicy,
@@ -112,4 +113,12 @@ def cap_policy(settings: Settings | None = None) -> CapPolicy:
         period_days=s.cap_period_days,
         max_messages=s.cap_max_messages,
         per_channel=s.cap_limits,
+    )
+
+
+def respect(settings: Settings | None = None) -> Respect:
+    """Send windows and frequency caps together, as the dispatcher applies them."""
+    s = settings or get_settings()
+    return Respect(
+        windows=window_policy(s), caps=cap_policy(s), default_zone=ZoneInfo(s.default_time_zone)
     )

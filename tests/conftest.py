@@ -97,6 +97,15 @@ def settings(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> It
         "ENRICH_CAMPAIGN_FILE": str(REPO / "campaigns" / "default.yaml"),
         "ENRICH_TEMPLATES_DIR": str(REPO / "templates"),
         "ENRICH_BASE_URL": "https://enrich.example.org",
+        # Tests run at any hour: every channel may send at any time unless a test says otherwise
+        # (send windows have their own tests with their own policies).
+        "ENRICH_EMAIL_WINDOW": "00:00-24:00",
+        "ENRICH_EMAIL_DAYS": "mon-sun",
+        "ENRICH_SMS_WINDOW": "00:00-24:00",
+        "ENRICH_SMS_DAYS": "mon-sun",
+        "ENRICH_LETTER_DAYS": "mon-sun",
+        "ENRICH_LETTER_CUTOFF": "24:00",
+        "ENRICH_HOLIDAY_COUNTRY": "",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import sendgrid
 from python_http_client.exceptions import HTTPError
 
 from models.suppressions import LISTS, SuppressionEntry
+from outreach.channels.sendgrid_email import sendgrid_client
 from outreach.config import SendGridConfig
 from outreach.errors import ConfigurationError, ProviderUnavailable
 
@@ -51,7 +51,7 @@ def fetch_suppressions(
     clock: Callable[[], float] = time.time,
 ) -> list[SuppressionEntry]:
     """Every entry of bounces, blocks, invalid_emails and spam_reports (created >= ``since``)."""
-    client = sendgrid.SendGridAPIClient(config.api_key, host=config.host).client
+    client = sendgrid_client(config).client
     entries: list[SuppressionEntry] = []
     for name in LISTS:
         offset = 0

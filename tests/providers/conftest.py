@@ -20,8 +20,8 @@ from tests.outreach.test_webhook_signatures import make_key
 from tests.standins.common import free_port, serve_in_thread
 from tests.standins.sendgrid import STANDIN_API_KEY, SendGridState
 from tests.standins.sendgrid import create_app as sendgrid_app
-
-TWILIO_TOKEN = "standin-auth-token-0123456789abcd"
+from tests.standins.twilio import create_app as twilio_app
+from tests.standins.twilio_state import ACCOUNT_SID, AUTH_TOKEN, POOL_NUMBER, TwilioState
 
 
 @dataclass
@@ -31,22 +31,33 @@ class Setup:
     env: dict[str, str]  # ENRICH_* for a subprocess that sends through the stand-ins
     sendgrid: SendGridState
     sendgrid_url: str
+    twilio: TwilioState
+    twilio_url: str
     private_key: ec.EllipticCurvePrivateKey
 
 
 @pytest.fixture
 def providers(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    """The app and the SendGrid stand-in, with every setting pointing at them."""
+    """The app and both stand-ins, with every setting pointing at them."""
     private, public = make_key()
     app_url = f"http://127.0.0.1:{free_port()}"
     sendgrid = SendGridState(
         webhook_url=f"{app_url}/webhooks/sendgrid", webhook_key=private, webhook_auto=False
     )
-    with serve_in_thread(sendgrid_app(sendgrid)) as sendgrid_url:
+    twilio = TwilioState()
+    with (
+        serve_in_thread(sendgrid_app(sendgrid)) as sendgrid_url,
+        serve_in_thread(twilio_app(twilio)) as twilio_url,
+    ):
         env = {
             "ENRICH_BASE_URL": app_url,
             "ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY": public,
-            "ENRICH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "ENRICH_SMS_CHANNEL": "twilio",
+            "ENRICH_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "ENRICH_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "ENRICH_TWILIO_FROM_NUMBER": POOL_NUMBER,
+            "ENRICH_TWILIO_BASE_URL": twilio_url,
+            "ENRICH_TWILIO_MESSAGES_PER_SECOND": "200",
             "ENRICH_EMAIL_CHANNEL": "sendgrid",
             "ENRICH_SENDGRID_API_KEY": STANDIN_API_KEY,
             "ENRICH_SENDGRID_HOST": sendgrid_url,
@@ -68,6 +79,8 @@ def providers(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
                 env={**os.environ, **env},
                 sendgrid=sendgrid,
                 sendgrid_url=sendgrid_url,
+                twilio=twilio,
+                twilio_url=twilio_url,
                 private_key=private,
             )
         get_settings.cache_clear()

@@ -17,7 +17,7 @@ from enrich.settings import get_settings
 from models.campaign import CampaignSpec
 from models.tables import Campaign, Round
 from outreach.channels import build_channels
-from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
+from outreach.dispatch import BatchOutcome, due_enrollment_ids, due_for_advance, send_due_steps
 
 
 def send_round(round_id: int, now: datetime) -> BatchOutcome:
@@ -54,6 +54,29 @@ def send_round(round_id: int, now: datetime) -> BatchOutcome:
         totals = BatchOutcome(
             *(a + b for a, b in zip(vars(totals).values(), vars(outcome).values(), strict=True))
         )
+
+
+def advance(round_id: int, now: datetime) -> BatchOutcome:
+    """What the daily advance does for this round at ``now``: every due step, once."""
+    settings = get_settings()
+    engine = get_engine(settings)
+    config = outreach_config(settings)
+    with engine.connect() as conn:
+        definition = conn.execute(
+            select(Campaign.definition)  # type: ignore[call-overload]
+            .join(Round, Round.campaign_id == Campaign.id)
+            .where(Round.id == round_id)
+        ).scalar_one()
+        due = [i for i, r in due_for_advance(conn=conn, now=now, limit=10_000) if r == round_id]
+    return send_due_steps(
+        engine=engine,
+        enrollment_ids=due,
+        spec=CampaignSpec.model_validate(definition),
+        channels=build_channels(config),
+        config=config,
+        now=now,
+        actor="test-advance",
+    )
 
 
 if __name__ == "__main__":

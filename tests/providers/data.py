@@ -1,0 +1,59 @@
+"""A round of customers whose first usable step is email, or SMS, ready to send."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Engine
+
+from models.enrollment import enroll
+from models.tables import Campaign, ContactPoint, Round
+from tests.models.test_selection import COMPLETE, COOLDOWN, MAX_AGE, add_profile, replace, spec
+
+CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
+
+
+def mobile(i: int) -> str:
+    return f"+3161{i:07d}"
+
+
+def seed_round(engine: Engine, *, emails: int, sms: int, now: datetime) -> int:
+    """``emails`` profiles missing a mobile (step 1: email), ``sms`` missing an email (step 2:
+    SMS, step 1 skipped), each with its own address or number; one round, everyone enrolled."""
+    with engine.begin() as conn:
+        for i in range(emails):
+            add_profile(conn, f"e{i}", replace(COMPLETE, "mobile"))
+        for i in range(sms):
+            pid = add_profile(conn, f"s{i}", replace(COMPLETE, "email"))
+            conn.execute(
+                update(CONTACT)
+                .where(CONTACT.c.profile_id == pid, CONTACT.c.kind == "mobile")
+                .values(value=mobile(i))
+            )
+        campaign = conn.execute(
+            insert(Campaign.__table__).values(  # type: ignore[attr-defined]
+                key="t",
+                version=1,
+                content_hash=spec().content_hash(),
+                definition=spec().model_dump(mode="json"),
+                created_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        round_id = int(
+            conn.execute(
+                insert(Round.__table__).values(  # type: ignore[attr-defined]
+                    campaign_id=campaign, started_by="test", status="running", started_at=now
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        )
+    enroll(
+        conn=engine,
+        round_id=round_id,
+        spec=spec(),
+        now=now,
+        max_age_days=MAX_AGE,
+        cooldown_days=COOLDOWN,
+        batch_size=500,
+    )
+    return round_id

@@ -1,0 +1,206 @@
+"""Exactly once: the sending process is killed at many instants, a rerun finishes the round, and
+the stand-ins, which count what they accepted, hold every message once: no duplicate, no loss.
+
+The kills land where it matters: as a request arrives (the provider did not take it), after the
+provider accepted it but before the answer was recorded, and at unscripted instants. Between
+the two runs the stand-ins deliver their signed webhooks to the app, as the real ones would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from enrich.runtime import get_engine
+from models.tables import Outreach
+from models.types import utcnow
+from tests.conftest import REPO
+from tests.providers.conftest import Setup, subprocess_env
+from tests.providers.data import seed_round
+from tests.providers.sender import send_round
+from tests.standins.sendgrid import Outcome
+
+OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
+
+
+class SenderFinished(AssertionError):
+    """The sender ended before the kill it was meant to suffer."""
+
+
+def run_sender(
+    setup: Setup,
+    round_id: int,
+    now: datetime,
+    *,
+    kill_when: Callable[[], bool] | None = None,
+    must_kill: bool = True,
+    **env: object,
+) -> bool:
+    """Run the sender in its own process; SIGKILL it once ``kill_when()``. True if killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.providers.sender", str(round_id), now.isoformat()],
+        cwd=REPO,
+        env=subprocess_env(setup, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if kill_when is not None and kill_when():
+            proc.kill()
+            proc.wait()
+            return True
+        time.sleep(0.005)
+    if proc.poll() is None:
+        proc.kill()
+        pytest.fail("the sender did not finish within 120 s")
+    _out, err = proc.communicate()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    if kill_when is not None and must_kill:
+        raise SenderFinished("the sender finished before the kill point")
+    return False
+
+
+def outreach_statuses(engine: Engine, channel: str) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                select(OUTREACH.c.id, OUTREACH.c.status).where(OUTREACH.c.channel == channel)
+            ).all()
+        )
+
+
+def assert_exactly_once(setup: Setup, *, emails: int, sms: int) -> None:
+    engine = get_engine(setup.settings)
+    email_rows = outreach_statuses(engine, "email")
+    sent_emails = {i for i, status in email_rows.items() if status == "sent"}
+    assert len(sent_emails) == emails, email_rows
+    accepted = setup.sendgrid.accepted_per_outreach()
+    assert {int(i) for i in accepted} == sent_emails
+    assert set(accepted.values()) <= {1}, f"duplicates: {accepted.most_common(3)}"
+    sms_rows = outreach_statuses(engine, "sms")
+    sent_sms = {i for i, status in sms_rows.items() if status == "sent"}
+    assert len(sent_sms) == sms, sms_rows
+    assert setup.twilio.duplicates() == {}
+    assert set(setup.twilio.per_outreach()) == sent_sms
+
+
+def finish(setup: Setup, round_id: int, now: datetime) -> None:
+    """Webhooks of what was accepted reach the app, then a rerun completes the round."""
+    setup.sendgrid.flush_webhooks()
+    setup.twilio.flush_webhooks()
+    run_sender(setup, round_id, now)
+    setup.sendgrid.flush_webhooks()
+    setup.twilio.flush_webhooks()
+
+
+@pytest.mark.parametrize(
+    ("moment", "request_no"),
+    [("arrival", 1), ("arrival", 3), ("accepted", 1), ("accepted", 4)],
+)
+def test_sendgrid_killed_mid_round_then_rerun_sends_each_email_once(
+    providers: Setup, moment: str, request_no: int
+) -> None:
+    now = utcnow()
+    round_id = seed_round(get_engine(providers.settings), emails=35, sms=0, now=now)
+    state = providers.sendgrid
+    last = Outcome.slow_accept(8) if moment == "accepted" else Outcome.hang(8)
+    state.push(*[Outcome()] * (request_no - 1), last)
+    # 35 emails in requests of 10: 10, 10, 10, 5.
+    expected = min(35, 10 * request_no if moment == "accepted" else 10 * (request_no - 1))
+    run_sender(
+        providers,
+        round_id,
+        now,
+        kill_when=lambda: state.requests_seen >= request_no and len(state.delivered) >= expected,
+    )
+    assert len(state.delivered) == expected  # the kill came before any answer was recorded
+    finish(providers, round_id, now)
+    assert_exactly_once(providers, emails=35, sms=0)
+
+
+@pytest.mark.parametrize("accepted_before_kill", [1, 13, 29])
+def test_twilio_killed_with_requests_in_flight_then_rerun_sends_each_sms_once(
+    providers: Setup, accepted_before_kill: int
+) -> None:
+    now = utcnow()
+    round_id = seed_round(get_engine(providers.settings), emails=0, sms=30, now=now)
+    providers.twilio.latency = 0.05  # several requests are in flight at any instant
+    run_sender(
+        providers,
+        round_id,
+        now,
+        kill_when=lambda: len(providers.twilio.messages) >= accepted_before_kill,
+        ENRICH_TWILIO_CONCURRENCY=4,
+    )
+    finish(providers, round_id, now)
+    assert_exactly_once(providers, emails=0, sms=30)
+
+
+@pytest.mark.parametrize("after_seconds", [0.8, 1.6, 2.4, 3.2])
+def test_killed_at_unscripted_instants_then_rerun_sends_everything_once(
+    providers: Setup, after_seconds: float
+) -> None:
+    now = utcnow()
+    round_id = seed_round(get_engine(providers.settings), emails=30, sms=20, now=now)
+    providers.twilio.latency = 0.03
+    providers.sendgrid.push(*[Outcome.slow_accept(0.3)] * 3)
+    started = time.monotonic()
+    run_sender(
+        providers,
+        round_id,
+        now,
+        kill_when=lambda: time.monotonic() - started >= after_seconds,
+        must_kill=False,
+    )
+    finish(providers, round_id, now)
+    assert_exactly_once(providers, emails=30, sms=20)
+
+
+def test_a_timed_out_email_waits_for_evidence_then_goes_out_once(
+    providers: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No webhook event within the grace: the email was not taken and is sent again, once."""
+    from enrich.settings import get_settings
+
+    monkeypatch.setenv("ENRICH_SENDGRID_RECONCILE_GRACE_MINUTES", "60")
+    monkeypatch.setenv("ENRICH_PROVIDER_TIMEOUT_SECONDS", "1")
+    get_settings.cache_clear()
+    now = utcnow()
+    round_id = seed_round(get_engine(providers.settings), emails=15, sms=0, now=now)
+    providers.sendgrid.push(Outcome(), Outcome.hang(3))  # 2nd request: no answer, not taken
+    first = send_round(round_id, now)
+    assert (first.sent, first.in_doubt) == (10, 5)
+    providers.sendgrid.flush_webhooks()
+    again = send_round(round_id, now + timedelta(minutes=30))  # within the grace: it waits
+    assert (again.sent, again.in_doubt) == (0, 5)
+    assert len(providers.sendgrid.delivered) == 10
+    later = send_round(round_id, now + timedelta(minutes=61))
+    assert (later.sent, later.in_doubt) == (5, 0)
+    providers.sendgrid.flush_webhooks()
+    assert_exactly_once(providers, emails=15, sms=0)
+
+
+def test_a_slow_accepted_email_is_settled_by_its_webhook_not_sent_again(
+    providers: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from enrich.settings import get_settings
+
+    monkeypatch.setenv("ENRICH_PROVIDER_TIMEOUT_SECONDS", "1")
+    get_settings.cache_clear()
+    now = utcnow()
+    round_id = seed_round(get_engine(providers.settings), emails=15, sms=0, now=now)
+    providers.sendgrid.push(Outcome.slow_accept(3))  # taken, but the answer comes too late
+    first = send_round(round_id, now)
+    assert (first.sent, first.in_doubt) == (5, 10)
+    providers.sendgrid.flush_webhooks()  # its "processed" events reach the app
+    again = send_round(round_id, now)
+    assert (again.already_sent, again.sent, again.in_doubt) == (10, 0, 0)
+    assert_exactly_once(providers, emails=15, sms=0)

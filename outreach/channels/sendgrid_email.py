@@ -59,6 +59,11 @@ def _tag(name: str, part: str) -> str:
     return f"{_TAG_PREFIX}{name}:{part}]]"
 
 
+def sendgrid_client(config: SendGridConfig) -> sendgrid.SendGridAPIClient:
+    """The official client with ``config``'s API key, pointed at ``config.host``."""
+    return sendgrid.SendGridAPIClient(config.api_key, host=config.host)
+
+
 def display_name(message: Message) -> str:
     """Given and family name; split/join also drops line breaks a hostile name could carry."""
     return " ".join(" ".join(p for p in (message.given_name, message.family_name) if p).split())
@@ -129,7 +134,7 @@ class SendGridEmail:
         self.renderer = renderer or Renderer(config)
         self.batch_size = max(1, min(self.sg.batch_size, MAX_PERSONALIZATIONS))
         self.reconcile_grace = timedelta(minutes=self.sg.reconcile_grace_minutes)
-        self.client = sendgrid.SendGridAPIClient(self.sg.api_key, host=self.sg.host)
+        self.client = sendgrid_client(self.sg)
         self._sleep = sleep
         self._clock = clock
 

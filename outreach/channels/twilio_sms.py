@@ -80,7 +80,7 @@ def _never_sent(err: requests.RequestException) -> bool:
     return False
 
 
-def _as_rest_error(err: TwilioException) -> TwilioRestException | None:
+def as_rest_error(err: TwilioException) -> TwilioRestException | None:
     """A list page's error (the library raises a bare TwilioException with the response)."""
     if isinstance(err, TwilioRestException):
         return err
@@ -93,6 +93,16 @@ def _as_rest_error(err: TwilioException) -> TwilioRestException | None:
     except (ValueError, AttributeError):
         code = None
     return TwilioRestException(status, "", code=code if isinstance(code, int) else None)
+
+
+def twilio_client(config: TwilioConfig) -> Client:
+    """The official client for ``config``'s account, pointed at ``config.base_url``, with
+    ``config.timeout_seconds`` per request and the library's request log kept quiet."""
+    http = TwilioHttpClient(timeout=config.timeout_seconds, logger=_HTTP_LOG)
+    # environment={}: TWILIO_EDGE / TWILIO_REGION must not rewrite the configured host.
+    client = Client(config.account_sid, config.auth_token, http_client=http, environment={})
+    client.api.base_url = config.base_url.rstrip("/")
+    return client
 
 
 class TwilioSms:
@@ -245,12 +255,7 @@ class TwilioSms:
         try:
             client = self._clients.get_nowait()
         except queue.Empty:
-            http = TwilioHttpClient(timeout=self.twilio.timeout_seconds, logger=_HTTP_LOG)
-            # environment={}: TWILIO_EDGE / TWILIO_REGION must not rewrite the configured host.
-            client = Client(
-                self.twilio.account_sid, self.twilio.auth_token, http_client=http, environment={}
-            )
-            client.api.base_url = self.twilio.base_url.rstrip("/")
+            client = twilio_client(self.twilio)
         try:
             yield client
         finally:
@@ -277,7 +282,7 @@ class TwilioSms:
                 with self._client() as client:
                     return request(client)
             except TwilioException as err:
-                rest = _as_rest_error(err)
+                rest = as_rest_error(err)
                 if rest is None:
                     raise
                 if outcome(rest.status, rest.code, "").kind != "retry":

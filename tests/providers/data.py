@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import insert, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from models.enrollment import enroll
 from models.tables import Campaign, ContactPoint, Round
@@ -31,22 +31,32 @@ def seed_round(engine: Engine, *, emails: int, sms: int, now: datetime) -> int:
                 .where(CONTACT.c.profile_id == pid, CONTACT.c.kind == "mobile")
                 .values(value=mobile(i))
             )
-        campaign = conn.execute(
-            insert(Campaign.__table__).values(  # type: ignore[attr-defined]
-                key="t",
-                version=1,
-                content_hash=spec().content_hash(),
-                definition=spec().model_dump(mode="json"),
-                created_at=now,
+        round_id = add_campaign_round(conn, now)
+    enroll_all(engine, round_id, now)
+    return round_id
+
+
+def add_campaign_round(conn: Connection, now: datetime) -> int:
+    """The test campaign (email, SMS, letter) as version 1, and a running round of it."""
+    campaign = conn.execute(
+        insert(Campaign.__table__).values(  # type: ignore[attr-defined]
+            key="t",
+            version=1,
+            content_hash=spec().content_hash(),
+            definition=spec().model_dump(mode="json"),
+            created_at=now,
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    return int(
+        conn.execute(
+            insert(Round.__table__).values(  # type: ignore[attr-defined]
+                campaign_id=campaign, started_by="test", status="running", started_at=now
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-        round_id = int(
-            conn.execute(
-                insert(Round.__table__).values(  # type: ignore[attr-defined]
-                    campaign_id=campaign, started_by="test", status="running", started_at=now
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-        )
+    )
+
+
+def enroll_all(engine: Engine, round_id: int, now: datetime) -> None:
     enroll(
         conn=engine,
         round_id=round_id,
@@ -56,4 +66,3 @@ def seed_round(engine: Engine, *, emails: int, sms: int, now: datetime) -> int:
         cooldown_days=COOLDOWN,
         batch_size=500,
     )
-    return round_id

@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import get_settings
@@ -20,17 +21,21 @@ from outreach.channels import build_channels
 from outreach.dispatch import BatchOutcome, due_enrollment_ids, due_for_advance, send_due_steps
 
 
+def round_spec(conn: Connection, round_id: int) -> CampaignSpec:
+    definition = conn.execute(
+        select(Campaign.definition)  # type: ignore[call-overload]
+        .join(Round, Round.campaign_id == Campaign.id)
+        .where(Round.id == round_id)
+    ).scalar_one()
+    return CampaignSpec.model_validate(definition)
+
+
 def send_round(round_id: int, now: datetime) -> BatchOutcome:
     settings = get_settings()
     engine = get_engine(settings)
     config = outreach_config(settings)
     with engine.connect() as conn:
-        definition = conn.execute(
-            select(Campaign.definition)  # type: ignore[call-overload]
-            .join(Round, Round.campaign_id == Campaign.id)
-            .where(Round.id == round_id)
-        ).scalar_one()
-    spec = CampaignSpec.model_validate(definition)
+        spec = round_spec(conn, round_id)
     channels = build_channels(config)
     totals = BatchOutcome()
     after = 0
@@ -62,16 +67,12 @@ def advance(round_id: int, now: datetime) -> BatchOutcome:
     engine = get_engine(settings)
     config = outreach_config(settings)
     with engine.connect() as conn:
-        definition = conn.execute(
-            select(Campaign.definition)  # type: ignore[call-overload]
-            .join(Round, Round.campaign_id == Campaign.id)
-            .where(Round.id == round_id)
-        ).scalar_one()
+        spec = round_spec(conn, round_id)
         due = [i for i, r in due_for_advance(conn=conn, now=now, limit=10_000) if r == round_id]
     return send_due_steps(
         engine=engine,
         enrollment_ids=due,
-        spec=CampaignSpec.model_validate(definition),
+        spec=spec,
         channels=build_channels(config),
         config=config,
         now=now,

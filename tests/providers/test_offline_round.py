@@ -7,16 +7,16 @@ import re
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from enrich.runtime import get_engine
-from models.enrollment import enroll
-from models.tables import Campaign, ContactPoint, Enrollment, Outreach, Profile, Round
+from models.tables import ContactPoint, Enrollment, Outreach, Profile
 from models.types import utcnow
 from tests.enrich.landing_helpers import csrf_of
-from tests.models.test_selection import COOLDOWN, MAX_AGE, add_profile, spec
+from tests.models.test_selection import add_profile
 from tests.providers.conftest import Setup
+from tests.providers.data import add_campaign_round, enroll_all
 from tests.providers.sender import advance, send_round
 from tests.standins.twilio_state import POOL_NUMBER
 
@@ -52,30 +52,9 @@ def seed(engine: Engine, now) -> tuple[int, dict[str, int]]:
                 conn, "silent", [{"kind": "email", "status": "valid"}, UNVERIFIED_POSTAL]
             ),
         }
-        cid = conn.execute(
-            insert(Campaign.__table__).values(  # type: ignore[attr-defined]
-                key="t",
-                version=1,
-                content_hash=spec().content_hash(),
-                definition=spec().model_dump(mode="json"),
-                created_at=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        rid = conn.execute(
-            insert(Round.__table__).values(  # type: ignore[attr-defined]
-                campaign_id=cid, started_by="test", status="running", started_at=now
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-    enroll(
-        conn=engine,
-        round_id=rid,
-        spec=spec(),
-        now=now,
-        max_age_days=MAX_AGE,
-        cooldown_days=COOLDOWN,
-        batch_size=100,
-    )
-    return int(rid), ids
+        round_id = add_campaign_round(conn, now)
+    enroll_all(engine, round_id, now)
+    return round_id, ids
 
 
 def history(engine: Engine, profile_id: int) -> list[tuple[int, str, str]]:

@@ -21,6 +21,14 @@ system-deps:
 	@bash scripts/system-deps.sh
 	@mkdir -p "$(PREFECT_HOME)"
 
+# The demo sends at whatever hour it is run; a real installation keeps the default send windows.
+demo: export ENRICH_EMAIL_WINDOW = 00:00-24:00
+demo: export ENRICH_EMAIL_DAYS = mon-sun
+demo: export ENRICH_SMS_WINDOW = 00:00-24:00
+demo: export ENRICH_SMS_DAYS = mon-sun
+demo: export ENRICH_LETTER_DAYS = mon-sun
+demo: export ENRICH_LETTER_CUTOFF = 24:00
+demo: export ENRICH_HOLIDAY_COUNTRY =
 demo: setup
 	$(BIN)/enrich init
 	$(BIN)/enrich demo-data --count 2000 --seed 7 --out var/demo/customers.csv
@@ -45,6 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/selection_enrollment.py
 	$(BIN)/python benchmarks/letters.py
 	$(BIN)/python benchmarks/webhook_ingestion.py
+	$(BIN)/python benchmarks/provider_sending.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

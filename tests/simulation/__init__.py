@@ -1,0 +1,1 @@
+"""A simulated clock over weeks of outreach: scripted customers, exact expected histories."""

@@ -201,7 +201,8 @@ def advance_command(
     summary = advance_ladders(started_by=started_by)
     console.print(
         f"Sent {summary['sent']:,}, failed {summary['failed']:,}, skipped steps "
-        f"{summary['skipped']:,}, exhausted {summary['exhausted']:,}."
+        f"{summary['skipped']:,}, exhausted {summary['exhausted']:,}; contact-moment "
+        f"enrollments ended {summary.get('moments_closed', 0):,}."
     )
 
 
@@ -237,9 +238,12 @@ def status_command(
     if as_json:
         typer.echo(json.dumps(status.as_dict(), indent=2, ensure_ascii=False))
         return
+    ladder = status.ladder_version or status.campaign_version
+    newer = f", ladder of v{ladder}" if ladder != status.campaign_version else ""
     console.print(
         f"Round {status.round_id} (campaign [bold]{escape(status.campaign_key)}[/bold] "
-        f"v{status.campaign_version}): {escape(status.status)}, {status.enrolled:,} enrolled."
+        f"v{status.campaign_version}{newer}): {escape(status.status)}, "
+        f"{status.enrolled:,} enrolled."
     )
     finished = f" Finished {status.finished_at:%Y-%m-%d %H:%M} UTC." if status.finished_at else ""
     console.print(

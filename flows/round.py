@@ -22,9 +22,10 @@ from prefect.tasks import exponential_backoff
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from enrich.runtime import get_engine, outreach_config
+from enrich.runtime import get_engine, outreach_config, respect
 from enrich.settings import Settings, get_settings
 from models.campaign import CampaignSpec, load_campaign, sync_campaign
+from models.campaign_versions import record_campaign_updates, round_campaigns
 from models.db import session_scope
 from models.enrollment import create_round, enroll, finish_round, profile_id_ranges, round_summary
 from models.tables import Campaign, Enrollment, Round
@@ -93,6 +94,7 @@ def send_batch(enrollment_ids: list[int], spec_data: dict[str, Any], actor: str)
         config=config,
         now=utcnow(),
         actor=actor,
+        respect=respect(settings),
     )
     get_run_logger().info("batch of %d: %s", len(enrollment_ids), outcome)
     return outcome
@@ -241,19 +243,27 @@ def enrichment_round(
 
 @flow(name="enrichment-round-resume")
 def resume_round(round_id: int, started_by: str = "system") -> dict[str, Any]:
-    """Finish an interrupted round: enrol the rest, send what is due, never a step twice."""
+    """Finish an interrupted round: enrol the rest, send what is due, never a step twice.
+
+    The settings' campaign file is stored first (an edit becomes a new version); the round then
+    sends by the newest version's ladder (:mod:`models.campaign_versions`).
+    """
     settings = get_settings()
     engine = get_engine(settings)
     with session_scope(engine) as session:
         round_ = session.get(Round, round_id)
         if round_ is None:
             raise ValueError(f"round {round_id} does not exist")
-        campaign = session.get(Campaign, round_.campaign_id)
-        assert campaign is not None
-        spec = CampaignSpec.model_validate(campaign.definition)
         limit = (round_.parameters or {}).get("limit")
         already = session.execute(
             select(func.count()).where(ENROLLMENT.c.round_id == round_id)
         ).scalar_one()
+    file_spec = load_campaign(settings.campaign_file)
+    with session_scope(engine) as session:
+        sync_campaign(session=session, spec=file_spec)
+    with engine.connect() as conn:
+        followed = round_campaigns(conn, [round_id])[round_id]
+    with engine.begin() as conn:
+        record_campaign_updates(conn, [followed], now=utcnow(), actor=started_by)
     remaining = None if limit is None else max(int(limit) - already, 0)
-    return _run(round_id, spec, settings, started_by, remaining)
+    return _run(round_id, followed.spec, settings, started_by, remaining)

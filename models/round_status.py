@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
+from models.campaign_versions import ladder_versions
 from models.tables import Campaign, Enrollment, Outreach, Round
 from models.vocabulary import ACTIVE, ENROLLMENT_STATES, FAILED, OUTREACH_STATUSES, SKIPPED
 
@@ -66,6 +67,9 @@ class RoundStatus:
     per_state: dict[str, int]
     per_step: list[StepCounts]
     per_reason: list[ReasonCount]
+    # The version whose ladder the round last followed (newer than campaign_version after an
+    # edit of the campaign file; see models.campaign_versions).
+    ladder_version: int | None = None
 
     @property
     def enrolled(self) -> int:
@@ -76,6 +80,7 @@ class RoundStatus:
         return {
             "round_id": self.round_id,
             "campaign": {"key": self.campaign_key, "version": self.campaign_version},
+            "ladder_version": self.ladder_version or self.campaign_version,
             "started_at": self.started_at.isoformat(),
             "started_by": self.started_by,
             "status": self.status,
@@ -113,6 +118,7 @@ def round_status(conn: Connection, round_id: int) -> RoundStatus:
         per_state=_per_state(conn, round_id),
         per_step=_per_step(conn, round_id),
         per_reason=_per_reason(conn, round_id),
+        ladder_version=ladder_versions(conn, [round_id]).get(round_id),
     )
 
 

@@ -31,7 +31,6 @@ import argparse
 import importlib
 import json
 import random
-import resource
 import socket
 import sqlite3
 import subprocess
@@ -46,6 +45,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sys.path
 from sqlalchemy.engine import Engine
 
 from models.campaign import CampaignSpec, Step
@@ -206,13 +206,6 @@ def build(path: Path, persons: Sequence[Person], now: datetime) -> None:
 # -- measuring ---------------------------------------------------------------------------------
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
 @dataclass(frozen=True)
 class Phase:
     label: str
@@ -224,19 +217,13 @@ class Phase:
 
 def measure(label: str, fn: Callable[[], int]) -> Phase:
     """Run ``fn`` (returns the messages it handled): wall and CPU seconds, peak RSS growth."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-        before = _status_kib("VmRSS")
-        peak: Callable[[], int] = lambda: _status_kib("VmHWM")  # noqa: E731
-    except OSError:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+    peak_mib = start_peak()
     cpu = time.process_time()
     started = time.perf_counter()
     messages = fn()
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    return Phase(label, messages, elapsed, cpu, max(peak() - before, 0) / 1024)
+    return Phase(label, messages, elapsed, cpu, peak_mib())
 
 
 # -- the two ways ------------------------------------------------------------------------------

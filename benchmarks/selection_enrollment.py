@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import sqlite3
 import tempfile
 import time
@@ -28,6 +27,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sys.path
 
 from models.campaign import CampaignSpec, Step
 from models.db import make_engine, upgrade
@@ -107,26 +108,13 @@ def build(path: Path, size: int, seed: int = 7) -> None:
     con.close()
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
 def measure(fn: Callable[[], int]) -> tuple[int, float, float]:
     """(rows, seconds, peak resident-set growth in MiB during ``fn``)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-        before = _status_kib("VmRSS")
-        peak: Callable[[], int] = lambda: _status_kib("VmHWM")  # noqa: E731
-    except OSError:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+    peak_mib = start_peak()
     started = time.perf_counter()
     rows = fn()
     elapsed = time.perf_counter() - started
-    return rows, elapsed, max(peak() - before, 0) / 1024
+    return rows, elapsed, peak_mib()
 
 
 def run(size: int, batch_size: int) -> None:

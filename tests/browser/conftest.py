@@ -7,19 +7,16 @@ and these fixtures launch exactly that executable.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
 from tests.conftest import IN_CI
+from tests.standins.common import free_port, serve_in_thread
 
 CHROMIUM = Path(os.environ.get("ENRICH_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Without network, chromium's background services stall on refused connections.
@@ -73,43 +70,13 @@ def page(new_context: Callable[..., BrowserContext]) -> Page:
     return new_context().new_page()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(port: int, thread: threading.Thread, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the test server stopped while starting")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the test server did not listen on port {port} within {timeout}s")
-
-
 @pytest.fixture
 def live_server(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The app on a free local port; personal links in the outbox point at it. Yields the URL."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     # Before the app's settings are built, so every link the app writes points here.
     monkeypatch.setenv("ENRICH_BASE_URL", base_url)
     get_settings.cache_clear()
-    app_settings = get_settings()
-    config = uvicorn.Config(
-        create_app(app_settings), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    try:
-        _wait_listening(port, thread)
+    with serve_in_thread(create_app(get_settings()), port=port):
         yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -3,7 +3,8 @@
 The documents in ``specs/`` are copies of ``shared/specs`` (MIT-licensed, see ``specs/README.md``).
 :class:`SpecValidator` checks a request against one of them with openapi-core, after pointing
 the document's servers at the stand-in. :func:`serve_in_thread` runs an ASGI app under uvicorn
-on a free loopback port for the length of a ``with`` block.
+on a free loopback port for the length of a ``with`` block; the browser tests serve the app
+with it too.
 """
 
 from __future__ import annotations

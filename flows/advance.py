@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
-from flows.round import send_batch
+from flows.round import BATCHES_PER_SEND_TASK, send_batch
 from models.campaign import load_campaign, sync_campaign
 from models.campaign_versions import record_campaign_updates, round_campaigns
 from models.contact_moments import close_expired_moments
@@ -52,7 +52,12 @@ def advance_ladders(
     after = 0
     while True:
         with engine.connect() as conn:
-            due = due_for_advance(conn=conn, now=now, limit=settings.batch_size, after_id=after)
+            due = due_for_advance(
+                conn=conn,
+                now=now,
+                limit=settings.batch_size * BATCHES_PER_SEND_TASK,
+                after_id=after,
+            )
         if not due:
             break
         after = due[-1][0]

@@ -37,6 +37,9 @@ from outreach.errors import is_transient
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 # An enrolment task covers this many enrolment batches of profile ids (bounded, few tasks).
 BATCHES_PER_ENROL_TASK = 50
+# A send task covers this many batches of due enrollments: inside a task, the channel's request
+# for one chunk overlaps the database work of the chunks before and after it.
+BATCHES_PER_SEND_TASK = 4
 # Send tasks in flight at once: SQLite has one writer, PostgreSQL takes a few.
 CONCURRENCY = {"sqlite": 1, "postgresql": 4}
 
@@ -138,7 +141,11 @@ def _send_all(
     while True:
         with engine.connect() as conn:
             ids = due_enrollment_ids(
-                conn=conn, round_id=round_id, now=now, limit=settings.batch_size, after_id=after
+                conn=conn,
+                round_id=round_id,
+                now=now,
+                limit=settings.batch_size * BATCHES_PER_SEND_TASK,
+                after_id=after,
             )
         if not ids:
             break

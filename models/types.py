@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, DateTime
@@ -32,6 +33,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """The decorated processor, remembering its last few answers: a bulk statement binds
+        the same instant (its ``now``) in every row, and converting it once is enough."""
+        process = super().bind_processor(dialect)
+        if process is None:
+            return None
+        remembered = lru_cache(maxsize=64)(process)
+
+        def bind(value: datetime | None) -> Any:
+            return None if value is None else remembered(value)
+
+        return bind
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -2,15 +2,17 @@
 
 Per batch: (1) write an Outreach row per chosen step (``pending``) and per skipped step
 (``skipped``) and commit, before any provider is called; (2) settle rows left in doubt by an
-earlier run (:mod:`outreach.attempts`); (3) per chunk of the channel's batch size: claim the rows
-and issue their link tokens (committed), call the channel, and record the answers, advance the
-enrollments and write the audit trail in one transaction. A crash anywhere leaves rows pending:
+earlier run (:mod:`outreach.attempts`); (3) per chunk of the channel's batch size: issue the link
+tokens and claim the rows (each committed), call the channel, and record the answers, advance
+the enrollments and write the audit trail in one transaction. A crash anywhere leaves rows pending:
 never attempted (sent by the rerun) or in doubt (settled by evidence, sent again only without).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -165,9 +167,38 @@ class _Tally:
     in_doubt: int = 0
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """Rows of one channel request with their messages (link tokens already committed)."""
+
+    rows: list[Any]
+    messages: list[Message]
+
+    def only(self, ids: set[int]) -> _Chunk:
+        return _Chunk(
+            [r for r in self.rows if r.id in ids],
+            [m for m in self.messages if m.outreach_id in ids],
+        )
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """A chunk handed to the channel in the sending thread, and its answer to come."""
+
+    chunk: _Chunk
+    answer: Future[list[SendResult]]
+
+
 @dataclass
 class _Sender:
-    """Phase 2 and 3 for one batch: settle in-doubt rows, then claim, send and record per chunk."""
+    """Phase 2 and 3 for one batch: settle in-doubt rows, then claim, send and record per chunk.
+
+    One request is in flight at a time, in a thread of its own: while the channel sends chunk
+    k, this thread issues chunk k+1's link tokens and records chunk k-1's answers, so waiting
+    for the provider overlaps the database work. A chunk is claimed only once the one before
+    has been answered, so a crash leaves in doubt at most the chunk in flight and the one
+    answered just before it, whose answer was not yet recorded.
+    """
 
     engine: Engine
     channels: Mapping[str, Channel]
@@ -197,37 +228,70 @@ class _Sender:
                         to_send.append(row)
                     else:
                         self.tally.in_doubt += 1
-            for start in range(0, len(to_send), max(1, channel.batch_size)):
-                self._send_chunk(channel, to_send[start : start + channel.batch_size])
+            self._send_all(channel, to_send)
 
-    def _send_chunk(self, channel: Channel, rows: Sequence[Any]) -> None:
-        """Claim and issue tokens (committed), call the channel, record what it answered."""
+    def _send_all(self, channel: Channel, rows: Sequence[Any]) -> None:
+        size = max(1, channel.batch_size)
+        flight: _Flight | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="send") as pool:
+            try:
+                for start in range(0, len(rows), size):
+                    chunk = self._prepare(rows[start : start + size])  # overlaps the flight
+                    landed = self._land(flight) if flight is not None else None
+                    flight = None
+                    chunk = self._claim(chunk)
+                    if chunk.rows:
+                        flight = _Flight(chunk, pool.submit(channel.send_batch, chunk.messages))
+                    if landed is not None:
+                        self._record(*landed)  # overlaps the next flight
+                if flight is not None:
+                    landed, flight = self._land(flight), None
+                    self._record(*landed)
+            except BaseException:
+                if flight is not None:  # record what is in flight before giving up
+                    with suppress(Exception):
+                        self._record(*self._land(flight))
+                raise
+
+    def _prepare(self, rows: Sequence[Any]) -> _Chunk:
+        """Issue the rows' link tokens (committed before any message carries one)."""
         with self.engine.begin() as conn:
-            won = claim(conn, rows, now=self.now)
-            rows = [r for r in rows if r.id in won]
             tokens = issue_link_tokens(
                 conn,
                 items=[(r.profile_id, r.id) for r in rows],
                 ttl_days=self.config.token_ttl_days,
                 now=self.now,
             )
-        if not rows:
-            return
         base = self.config.base_url
-        messages = [
-            _message(r, personal_link(base, tokens[r.id]), self.config, self.spec.key) for r in rows
-        ]
+        return _Chunk(
+            list(rows),
+            [
+                _message(r, personal_link(base, tokens[r.id]), self.config, self.spec.key)
+                for r in rows
+            ],
+        )
+
+    def _claim(self, chunk: _Chunk) -> _Chunk:
+        """The part of the chunk this run won (another runner may have claimed or sent rows);
+        from here on a crash leaves the rows in doubt, never simply unsent."""
+        with self.engine.begin() as conn:
+            won = claim(conn, chunk.rows, now=self.now)
+        return chunk if len(won) == len(chunk.rows) else chunk.only(won)
+
+    def _land(self, flight: _Flight) -> tuple[list[Any], dict[int, SendResult]]:
+        """Wait for the channel's answer. A provider or configuration error records what the
+        channel settled before it stopped, gives back the rows it did not take, and is raised."""
+        rows = flight.chunk.rows
         try:
-            results = channel.send_batch(messages)
+            results = flight.answer.result()
         except (ConfigurationError, ProviderError) as err:
-            # Record what the channel settled before it stopped; the rest were not taken.
             partial = {r.outreach_id: r for r in getattr(err, "partial_results", [])}
             self._record(rows, partial)
             untouched = [r.id for r in rows if r.id not in partial]
             with self.engine.begin() as conn:
                 release(conn, untouched, now=self.now)
             raise
-        self._record(rows, {r.outreach_id: r for r in results})
+        return rows, {r.outreach_id: r for r in results}
 
     def _record(self, rows: Sequence[Any], results: Mapping[int, SendResult]) -> None:
         answered = [r for r in rows if r.id in results and not results[r.id].in_doubt]

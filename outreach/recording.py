@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from models.audit import audit_many
+from models.audit import audit_from_select, json_object
 from models.campaign import CampaignSpec
 from models.delivery import EventRecord, ingest_events
 from models.tables import Enrollment, Outreach, Profile
@@ -66,11 +66,16 @@ def record_results(
     now: datetime,
     actor: str,
 ) -> tuple[int, int]:
-    """Phase 3: outreach status, enrollment step and due date, last contact, audit events."""
-    outreach_updates: list[dict[str, Any]] = []
-    enrollment_updates: list[dict[str, Any]] = []
+    """Phase 3: outreach status, enrollment step and due date, last contact, audit events.
+
+    Set-based: rows that end the same way (a provider request's messages share its id) are
+    updated by one statement each, so a chunk of a thousand costs a handful of statements.
+    """
+    # (status, provider, ...) -> [(outreach id, provider message id)]
+    outcomes: dict[tuple[Any, ...], list[tuple[int, str | None]]] = {}
+    advances: dict[tuple[int, datetime], list[int]] = {}  # (step, next due) -> enrollment ids
     contacted: list[int] = []
-    audits: list[dict[str, Any]] = []
+    recorded: dict[bool, list[int]] = {True: [], False: []}  # outreach ids by ok
     sent = failed = 0
     for row in pending:
         result = results.get(row.id)
@@ -80,75 +85,45 @@ def record_results(
         ok = result.ok
         sent += ok
         failed += not ok
-        outreach_updates.append(
-            {
-                "b_id": row.id,
-                "b_status": SENT if ok else FAILED,
-                "b_provider": result.provider,
-                "b_pmid": result.provider_message_id,
-                "b_pstatus": result.provider_status,
-                "b_batch": result.batch_ref,
-                "b_error": None if ok else (result.error or "failed")[:1000],
-                "b_sent_at": now if ok else None,
-            }
-        )
+        error = None if ok else (result.error or "failed")[:1000]
+        key = (SENT if ok else FAILED, result.provider, result.provider_status, result.batch_ref)
+        outcomes.setdefault((*key, error), []).append((row.id, result.provider_message_id))
         # A failed step is not the customer's silence: the next step is due at once.
         wait = timedelta(days=step.wait_days) if ok and step is not None else timedelta(0)
-        enrollment_updates.append(
-            {"b_id": row.enrollment_id, "b_step": row.step_index, "b_due": now + wait}
-        )
+        advances.setdefault((row.step_index, now + wait), []).append(row.enrollment_id)
         if ok:
             contacted.append(row.profile_id)
-        audits.append(
-            {
-                "at": now,
-                "actor": actor,
-                "action": "outreach.sent" if ok else "outreach.failed",
-                "entity_type": "outreach",
-                "entity_id": row.id,
-                "profile_id": row.profile_id,
-                "after": {
-                    "channel": row.channel,
-                    "template": row.template,
-                    "step": row.step_index,
-                    "provider": result.provider,
-                    **({} if ok else {"error": result.error}),
-                },
-                "reason": row.reason,
-                "evidence": {
-                    "round_id": row.round_id,
-                    "enrollment_id": row.enrollment_id,
-                    "outreach_id": row.id,
-                    "provider_message_id": result.provider_message_id,
-                },
-            }
-        )
-    if outreach_updates:
-        conn.execute(
-            update(OUTREACH)
-            .where(OUTREACH.c.id == bindparam("b_id"), OUTREACH.c.status == PENDING)
-            .values(
-                status=bindparam("b_status"),
-                provider=bindparam("b_provider"),
-                provider_message_id=bindparam("b_pmid"),
-                provider_status=bindparam("b_pstatus"),
-                batch_ref=bindparam("b_batch"),
-                error=bindparam("b_error"),
-                sent_at=bindparam("b_sent_at"),
-                updated_at=now,
-            ),
-            outreach_updates,
-        )
+        recorded[ok].append(row.id)
+    o, e = OUTREACH.c, ENROLLMENT.c
+    for (status, provider, pstatus, batch, error), answered in outcomes.items():
+        values = {
+            "status": status,
+            "provider": provider,
+            "provider_status": pstatus,
+            "batch_ref": batch,
+            "error": error,
+            "sent_at": now if status == SENT else None,
+            "updated_at": now,
+        }
+        pmids = {pmid for _, pmid in answered}
+        if len(pmids) == 1:  # one request's messages (SendGrid): one statement
+            conn.execute(
+                update(OUTREACH)
+                .where(o.id.in_([i for i, _ in answered]), o.status == PENDING)
+                .values(provider_message_id=pmids.pop(), **values)
+            )
+        else:  # a message id each (Twilio)
+            conn.execute(
+                update(OUTREACH)
+                .where(o.id == bindparam("b_id"), o.status == PENDING)
+                .values(provider_message_id=bindparam("b_pmid"), **values),
+                [{"b_id": i, "b_pmid": pmid} for i, pmid in answered],
+            )
+    for (step_index, due), ids in advances.items():
         conn.execute(
             update(ENROLLMENT)
-            .where(ENROLLMENT.c.id == bindparam("b_id"))
-            .values(
-                step_index=bindparam("b_step"),
-                next_due_at=bindparam("b_due"),
-                wait_reason=None,
-                updated_at=now,
-            ),
-            enrollment_updates,
+            .where(e.id.in_(ids))
+            .values(step_index=step_index, next_due_at=due, wait_reason=None, updated_at=now)
         )
     if contacted:
         conn.execute(
@@ -156,5 +131,38 @@ def record_results(
             .where(PROFILE.c.id.in_(contacted))
             .values(last_contacted_at=now, updated_at=now)
         )
-    audit_many(conn, audits)
+    for ok, ids in recorded.items():
+        if ids:
+            _audit(conn, ids, ok=ok, now=now, actor=actor)
     return sent, failed
+
+
+def _audit(conn: Connection, ids: list[int], *, ok: bool, now: datetime, actor: str) -> None:
+    """One audit row per recorded outreach, built by the database from the rows just updated."""
+    o, e = OUTREACH.c, ENROLLMENT.c
+    dialect = conn.dialect.name
+    after = {"channel": o.channel, "template": o.template, "step": o.step_index}
+    after |= {"provider": o.provider} | ({} if ok else {"error": o.error})
+    evidence = {
+        "round_id": e.round_id,
+        "enrollment_id": o.enrollment_id,
+        "outreach_id": o.id,
+        "provider_message_id": o.provider_message_id,
+    }
+    audit_from_select(
+        conn,
+        now=now,
+        actor=actor,
+        action="outreach.sent" if ok else "outreach.failed",
+        entity_type="outreach",
+        source=select(
+            o.id,
+            o.profile_id,
+            json_object(dialect, after),
+            o.reason,
+            json_object(dialect, evidence),
+        )
+        .select_from(OUTREACH.join(ENROLLMENT, e.id == o.enrollment_id))
+        .where(o.id.in_(ids))
+        .order_by(o.id),
+    )

@@ -1,8 +1,8 @@
 """Email through SendGrid's v3 Mail Send API, up to 1,000 personalizations per request.
 
 SendGrid's content is per request while every message is personal, so a group's content is
-rendered once with placeholder tags and each personalization carries ``substitutions``; a
-message whose own render they do not reproduce exactly goes in a request of its own.
+rendered once with placeholder tags and each personalization carries ``substitutions``
+(:mod:`outreach.channels.sendgrid_plan` proves each message is the one it would be alone).
 What SendGrid answers decides each message:
 
 - 202 (200 in sandbox mode): accepted, ``provider_message_id`` is the ``X-Message-Id``
@@ -21,42 +21,35 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
 
 import sendgrid
-from markupsafe import escape
 from python_http_client.exceptions import HTTPError
 
 from outreach.channels.base import InDoubt, Message, SendResult, failed
+from outreach.channels.sendgrid_plan import Item, Planner, Request
 from outreach.config import OutreachConfig, SendGridConfig
-from outreach.errors import ConfigurationError, ProviderError, ProviderUnavailable, RenderError
-from outreach.render import RenderedEmail, Renderer
+from outreach.errors import ConfigurationError, ProviderError, ProviderUnavailable
+from outreach.render import Renderer
 from outreach.tokens import token_from_link, unsubscribe_link
 
 PROVIDER = "sendgrid"
 API_KEY_SETTING = "ENRICH_SENDGRID_API_KEY"
 MAX_PERSONALIZATIONS = 1000
-MAX_SUBSTITUTION_BYTES = 10_000  # per personalization (keys and values)
 BACKOFF_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
 MAX_RATE_LIMIT_WAIT = 60.0
 MAX_RATE_LIMIT_WAITS = 20  # per request; then ProviderUnavailable
-# Placeholders: nothing in them is changed by HTML escaping or by a URL.
-_TAG_PREFIX = "[[enrich:"
 _PERSONALIZATION = re.compile(r"^personalizations\.(\d+)(?:\.(.+))?$")
 _ADDRESS_FIELD = re.compile(r"^(to|cc|bcc)\.\d+\.email$")
 # A 400 about these is about our settings, not about any one message.
 _SETTINGS_FIELDS = ("from", "reply_to", "asm", "categories", "mail_settings", "tracking_settings")
 _EMAIL = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-
-def _tag(name: str, part: str) -> str:
-    return f"{_TAG_PREFIX}{name}:{part}]]"
 
 
 def sendgrid_client(config: SendGridConfig) -> sendgrid.SendGridAPIClient:
@@ -87,32 +80,6 @@ def safe_text(text: object, limit: int = 200) -> str:
     return " ".join(cleaned.split())[:limit]
 
 
-def substitute(text: str, substitutions: Mapping[str, str]) -> str:
-    """What SendGrid does with a personalization's substitutions."""
-    for tag, value in substitutions.items():
-        text = text.replace(tag, value)
-    return text
-
-
-@dataclass
-class _Item:
-    index: int  # position in the send_batch input
-    message: Message
-    rendered: RenderedEmail
-    substitutions: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Request:
-    items: list[_Item]
-    content: RenderedEmail  # text and HTML for every personalization (subjects are their own)
-    categories: tuple[str, ...]
-
-    def halves(self) -> list[_Request]:
-        mid = len(self.items) // 2
-        return [replace(self, items=self.items[:mid]), replace(self, items=self.items[mid:])]
-
-
 class SendGridEmail:
     """The ``email`` channel through SendGrid (official ``sendgrid`` client)."""
 
@@ -133,114 +100,22 @@ class SendGridEmail:
         self.sg: SendGridConfig = config.sendgrid
         self.renderer = renderer or Renderer(config)
         self.batch_size = max(1, min(self.sg.batch_size, MAX_PERSONALIZATIONS))
+        self.planner = Planner(self.renderer, self.batch_size)
         self.reconcile_grace = timedelta(minutes=self.sg.reconcile_grace_minutes)
         self.client = sendgrid_client(self.sg)
         self._sleep = sleep
         self._clock = clock
 
-    # -- planning: shared content with substitutions ------------------------------------------
-
-    def _shape(self, message: Message) -> tuple[Any, ...] | None:
-        """What the shared render depends on; None when the link carries no token."""
-        token = token_from_link(message.link)
-        if not token or not message.link.rstrip("/").endswith(token):
-            return None
-        prefix = message.link.rstrip("/")[: -len(token)]
-        return (
-            message.template,
-            message.locale,
-            bool(message.given_name),
-            bool(message.family_name),
-            message.code is not None,
-            prefix,
-        )
-
-    def _placeholder_render(self, message: Message, prefix: str, part: str) -> RenderedEmail:
-        stand_in = replace(
-            message,
-            outreach_id=0,
-            link=prefix + _tag("token", part),
-            given_name=_tag("given", part) if message.given_name else None,
-            family_name=_tag("family", part) if message.family_name else None,
-            code=_tag("code", part) if message.code is not None else None,
-        )
-        return self.renderer.email(stand_in)
-
-    def _shared(self, message: Message, cache: dict[Any, RenderedEmail | None]) -> Any:
-        shape = self._shape(message)
-        if shape is None:
-            return None
-        if shape not in cache:
-            try:
-                text = self._placeholder_render(message, shape[-1], "t")
-                html = self._placeholder_render(message, shape[-1], "h")
-                cache[shape] = RenderedEmail(subject="", text=text.text, html=html.html)
-            except RenderError:
-                cache[shape] = None
-        return cache[shape]
-
-    @staticmethod
-    def _substitutions(item: _Item, shared: RenderedEmail) -> dict[str, str] | None:
-        """The item's substitutions if they reproduce its own render exactly, else None."""
-        m = item.message
-        values = {
-            "token": token_from_link(m.link),
-            "given": m.given_name or None,
-            "family": m.family_name or None,
-            "code": m.code,
-        }
-        subs: dict[str, str] = {}
-        for name, value in values.items():
-            if value is None:
-                continue
-            if _TAG_PREFIX in value:
-                return None
-            for part, content in (("t", shared.text), ("h", shared.html)):
-                if _tag(name, part) in content:
-                    subs[_tag(name, part)] = value if part == "t" else str(escape(value))
-        size = sum(len(k.encode()) + len(v.encode()) for k, v in subs.items())
-        if (
-            size > MAX_SUBSTITUTION_BYTES
-            or _TAG_PREFIX in item.rendered.subject
-            or substitute(shared.text, subs) != item.rendered.text
-            or substitute(shared.html, subs) != item.rendered.html
-        ):
-            return None
-        return subs
-
-    def _plan(self, items: Sequence[_Item]) -> list[_Request]:
-        """Requests of at most batch_size personalizations sharing content and categories."""
-        cache: dict[Any, RenderedEmail | None] = {}
-        groups: dict[tuple[Any, ...], list[_Item]] = {}
-        contents: dict[tuple[Any, ...], RenderedEmail] = {}
-        alone: list[_Request] = []
-        for item in items:
-            shared = self._shared(item.message, cache)
-            subs = self._substitutions(item, shared) if shared is not None else None
-            if shared is None or subs is None:
-                alone.append(_Request([item], item.rendered, item.message.categories))
-                continue
-            item.substitutions = subs
-            key = (item.message.categories, shared.text, shared.html)
-            groups.setdefault(key, []).append(item)
-            contents[key] = shared
-        planned = [
-            _Request(group[i : i + self.batch_size], contents[key], key[0])
-            for key, group in groups.items()
-            for i in range(0, len(group), self.batch_size)
-        ]
-        return planned + alone
-
     # -- the request body ---------------------------------------------------------------------
 
-    def _personalization(self, item: _Item) -> dict[str, Any]:
+    def _personalization(self, item: Item) -> dict[str, Any]:
         m = item.message
         to = {"email": m.recipient}
         if name := display_name(m):
             to["name"] = name
         p: dict[str, Any] = {
             "to": [to],
-            "subject": item.rendered.subject,
+            "subject": item.subject,
             "custom_args": {"outreach_id": str(m.outreach_id)},
         }
         if item.substitutions:
@@ -249,7 +124,7 @@ class SendGridEmail:
             p["headers"] = list_unsubscribe_headers(self.config, m)
         return p
 
-    def body(self, request: _Request) -> dict[str, Any]:
+    def body(self, request: Request) -> dict[str, Any]:
         cfg = self.config
         body: dict[str, Any] = {
             "from": {"email": cfg.sender_email, "name": cfg.sender_name},
@@ -272,18 +147,9 @@ class SendGridEmail:
     def send_batch(self, messages: Sequence[Message]) -> list[SendResult]:
         results: dict[int, SendResult] = {}
         try:
-            items: list[_Item] = []
-            for index, message in enumerate(messages):
-                try:
-                    rendered = self.renderer.email(message)
-                except RenderError as err:
-                    results[index] = failed(message, str(err), PROVIDER)
-                    continue
-                if "@" not in message.recipient:
-                    results[index] = failed(message, "recipient is not an email address", PROVIDER)
-                    continue
-                items.append(_Item(index, message, rendered))
-            queue = deque(self._plan(items))
+            planned, refused = self.planner.plan(messages)
+            results.update(refused)
+            queue = deque(planned)
             while queue:
                 self._send(queue.popleft(), queue, results)
         except (ConfigurationError, ProviderError) as err:
@@ -292,7 +158,7 @@ class SendGridEmail:
         return [results[i] for i in range(len(messages))]
 
     def _send(
-        self, request: _Request, queue: deque[_Request], results: dict[int, SendResult]
+        self, request: Request, queue: deque[Request], results: dict[int, SendResult]
     ) -> None:
         """Settle every item of ``request`` in ``results``, or queue what is left of it."""
         attempts = rate_waits = 0
@@ -365,9 +231,9 @@ class SendGridEmail:
 
     def _refused(
         self,
-        request: _Request,
+        request: Request,
         err: HTTPError,
-        queue: deque[_Request],
+        queue: deque[Request],
         results: dict[int, SendResult],
     ) -> None:
         status = err.status_code

@@ -167,6 +167,40 @@ def test_a_template_that_transforms_a_name_sends_those_messages_alone(
     assert got.text.startswith("HALLO ZOË & <BO>: ") and got.subject == "Hallo ZOË & <BO>"
 
 
+class CountingRenderer(Renderer):
+    """Counts the emails rendered (placeholder renders included)."""
+
+    def __init__(self, config: OutreachConfig) -> None:
+        super().__init__(config)
+        self.emails = 0
+
+    def email(self, message: Message) -> Any:
+        self.emails += 1
+        return super().email(message)
+
+
+def test_safe_templates_are_rendered_once_per_group_not_per_customer(
+    state: SendGridState, make_channel: Any, make_message: MakeMessage
+) -> None:
+    messages = emails(make_message, 600)
+    # Names whose own render whitespace handling could change: rendered and checked alone.
+    odd = [
+        make_message("email", given_name=name, categories=("enrich", "spring"))
+        for name in (" Jan", "Jan  Piet", "Jan\nPiet", "\u00a0Bo")
+    ]
+    channel = make_channel()
+    counting = CountingRenderer(channel.config)
+    channel.renderer = channel.planner.renderer = counting
+    results = channel.send_batch([*messages, *odd])
+
+    assert all(r.ok for r in results)
+    assert_delivered_as_rendered(state, channel.config, [*messages, *odd])
+    # Groups by (has given name, has family name): two placeholder renders and one full render
+    # proving each; every odd name is rendered alone; nothing else is rendered.
+    groups = {(bool(m.given_name), bool(m.family_name)) for m in [*messages, *odd]}
+    assert counting.emails <= 3 * len(groups) + 2 * len(odd)
+
+
 def test_400_naming_one_personalization_fails_only_that_message(
     state: SendGridState, make_channel: Any, make_message: MakeMessage
 ) -> None:

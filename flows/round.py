@@ -39,7 +39,7 @@ ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 BATCHES_PER_ENROL_TASK = 50
 # A send task covers this many batches of due enrollments: inside a task, the channel's request
 # for one chunk overlaps the database work of the chunks before and after it.
-BATCHES_PER_SEND_TASK = 4
+BATCHES_PER_SEND_TASK = 10
 # Send tasks in flight at once: SQLite has one writer, PostgreSQL takes a few.
 CONCURRENCY = {"sqlite": 1, "postgresql": 4}
 

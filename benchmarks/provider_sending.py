@@ -35,7 +35,6 @@ import argparse
 import importlib
 import json
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -82,20 +81,26 @@ LOCALES = ["nl"] * 7 + ["en", "en", "de"]
 # -- the stand-ins, each in a child process of this script ------------------------------------
 
 
+def tests_module(name: str) -> Any:
+    """A module of ``tests/`` (the stand-ins live with the tests, outside the package)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    return importlib.import_module(name)
+
+
 def serve_standin(kind: str, port: int, validate: bool) -> None:
     """Runs in the child: a stand-in app plus ``GET /_bench/counts`` (accepted per outreach)."""
     import uvicorn
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-    sys.path.insert(0, str(REPO))  # the stand-ins live with the tests, outside the package
     counts: Callable[[], dict[Any, int]]
     if kind == "sendgrid":
-        standin = importlib.import_module("tests.standins.sendgrid")
+        standin = tests_module("tests.standins.sendgrid")
         state = standin.SendGridState(api_key=SENDGRID_KEY)
         counts = state.accepted_per_outreach
     else:
-        standin = importlib.import_module("tests.standins.twilio")
+        standin = tests_module("tests.standins.twilio")
         state = standin.TwilioState(
             account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, validate=validate
         )
@@ -110,30 +115,18 @@ def serve_standin(kind: str, port: int, validate: bool) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def standin(kind: str, *, validate: bool = True) -> Iterator[str]:
     """Start a stand-in in a child process; yields its base URL, stops it afterwards."""
-    port = _free_port()
+    common = tests_module("tests.standins.common")
+    port = common.free_port()
     args = [sys.executable, __file__, "--standin", kind, "--port", str(port)]
     proc = subprocess.Popen([*args, *(["--validate"] if validate else [])], cwd=REPO)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"the {kind} stand-in exited with {proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"the {kind} stand-in did not start") from None
-                time.sleep(0.1)
+        try:
+            common.wait_listening(port, lambda: proc.poll() is None, timeout=60)
+        except RuntimeError as err:
+            raise SystemExit(f"the {kind} stand-in did not start: {err}") from None
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -24,12 +24,6 @@ from models.types import utcnow
 from outreach.dispatch import BatchOutcome, due_for_advance
 
 
-def _add(totals: BatchOutcome, outcome: BatchOutcome) -> BatchOutcome:
-    return BatchOutcome(
-        *(a + b for a, b in zip(vars(totals).values(), vars(outcome).values(), strict=True))
-    )
-
-
 @flow(name="ladder-advance")
 def advance_ladders(
     started_by: str = "system:advance", campaign_file: str | None = None
@@ -72,7 +66,7 @@ def advance_ladders(
             )
         for round_id, ids in by_round.items():
             spec_data = rounds[round_id].spec.model_dump(mode="json")
-            totals = _add(totals, send_batch(ids, spec_data, started_by))
+            totals += send_batch(ids, spec_data, started_by)
     summary = dict(vars(totals))
     summary.update(campaign_updates=campaign_updates, moments_closed=moments_closed)
     get_run_logger().info("ladder advance: %s", summary)

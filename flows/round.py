@@ -133,11 +133,6 @@ def _send_all(
     totals = BatchOutcome()
     after = 0
 
-    def add(outcome: BatchOutcome) -> BatchOutcome:
-        return BatchOutcome(
-            *(a + b for a, b in zip(vars(totals).values(), vars(outcome).values(), strict=True))
-        )
-
     while True:
         with engine.connect() as conn:
             ids = due_enrollment_ids(
@@ -152,9 +147,9 @@ def _send_all(
         after = ids[-1]
         in_flight.append(send_batch.submit(ids, spec_data, actor))
         if len(in_flight) >= window:
-            totals = add(in_flight.popleft().result())
+            totals += in_flight.popleft().result()
     while in_flight:
-        totals = add(in_flight.popleft().result())
+        totals += in_flight.popleft().result()
     return totals
 
 

@@ -38,6 +38,19 @@ from models.vocabulary import (
 
 DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
 CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
+# A contact point's delivery state (:func:`_state`), written in bulk: b_id, b_updated_at and
+# b_ plus each state key.
+CONTACT_STATE_UPDATE = (
+    update(CONTACT)
+    .where(CONTACT.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        bounced_at=bindparam("b_bounced_at"),
+        opted_out_at=bindparam("b_opted_out_at"),
+        invalid_reason=bindparam("b_invalid_reason"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 
@@ -378,18 +391,7 @@ def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> 
             )
         )
     if updates:
-        stmt = (
-            update(CONTACT)
-            .where(CONTACT.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                bounced_at=bindparam("b_bounced_at"),
-                opted_out_at=bindparam("b_opted_out_at"),
-                invalid_reason=bindparam("b_invalid_reason"),
-                updated_at=bindparam("b_updated_at"),
-            )
-        )
-        session.execute(stmt, updates)
+        session.execute(CONTACT_STATE_UPDATE, updates)
     audit_many(session, audits)
     return len(updates)
 

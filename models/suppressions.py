@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from models.audit import audit_many
-from models.delivery import CONTACT, OPTED_OUT_ACTION, _chunks, _iso, _state
+from models.delivery import CONTACT, CONTACT_STATE_UPDATE, OPTED_OUT_ACTION, _chunks, _iso, _state
 from models.vocabulary import BOUNCED, INVALID, OPTED_OUT, USABLE_STATUSES
 
 LISTS: Final = ("bounces", "blocks", "invalid_emails", "spam_reports")
@@ -161,21 +161,12 @@ def apply_suppressions(
         if decisive is None or after == before:
             continue
         changed[decisive.list_name] += 1
-        updates.append({"b_id": cp.id, "b_now": now, **{f"b_{k}": v for k, v in after.items()}})
+        updates.append(
+            {"b_id": cp.id, "b_updated_at": now, **{f"b_{k}": v for k, v in after.items()}}
+        )
         audits.append(_audit_row(cp, before, after, decisive, now, actor))
     if updates:
-        conn.execute(
-            update(CONTACT)
-            .where(CONTACT.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                bounced_at=bindparam("b_bounced_at"),
-                opted_out_at=bindparam("b_opted_out_at"),
-                invalid_reason=bindparam("b_invalid_reason"),
-                updated_at=bindparam("b_now"),
-            ),
-            updates,
-        )
+        conn.execute(CONTACT_STATE_UPDATE, updates)
         audit_many(conn, audits)
     return SyncOutcome(
         lists={name: ListCounts(entry_counts[name], matched[name], changed[name]) for name in LISTS}

@@ -51,6 +51,11 @@ class BatchOutcome:
     in_doubt: int = 0  # handed to a provider without an answer; settled by a later run
     waiting: int = 0  # held for a send window or a frequency cap (Enrollment.wait_reason)
 
+    def __add__(self, other: BatchOutcome) -> BatchOutcome:
+        return BatchOutcome(
+            *(a + b for a, b in zip(vars(self).values(), vars(other).values(), strict=True))
+        )
+
 
 def due_enrollment_ids(
     *, conn: Connection, round_id: int, now: datetime, limit: int, after_id: int = 0
@@ -237,16 +242,16 @@ class _Sender:
             try:
                 for start in range(0, len(rows), size):
                     chunk = self._prepare(rows[start : start + size])  # overlaps the flight
-                    landed = self._land(flight) if flight is not None else None
-                    flight = None
+                    current, flight = flight, None  # landed once, even if landing raises
+                    landed = self._land(current) if current is not None else None
                     chunk = self._claim(chunk)
                     if chunk.rows:
                         flight = _Flight(chunk, pool.submit(channel.send_batch, chunk.messages))
                     if landed is not None:
                         self._record(*landed)  # overlaps the next flight
                 if flight is not None:
-                    landed, flight = self._land(flight), None
-                    self._record(*landed)
+                    current, flight = flight, None
+                    self._record(*self._land(current))
             except BaseException:
                 if flight is not None:  # record what is in flight before giving up
                     with suppress(Exception):

@@ -31,13 +31,12 @@ import sendgrid
 from python_http_client.exceptions import HTTPError
 
 from outreach.channels.base import InDoubt, Message, SendResult, failed
-from outreach.channels.sendgrid_plan import Item, Planner, Request
+from outreach.channels.sendgrid_plan import PROVIDER, Item, Planner, Request
 from outreach.config import OutreachConfig, SendGridConfig
 from outreach.errors import ConfigurationError, ProviderError, ProviderUnavailable
 from outreach.render import Renderer
 from outreach.tokens import token_from_link, unsubscribe_link
 
-PROVIDER = "sendgrid"
 API_KEY_SETTING = "ENRICH_SENDGRID_API_KEY"
 MAX_PERSONALIZATIONS = 1000
 BACKOFF_SECONDS = 1.0

@@ -21,11 +21,12 @@ from typing import Any
 from markupsafe import escape
 
 from outreach.channels.base import Message, SendResult, failed
-from outreach.errors import RenderError
+from outreach.errors import ConfigurationError, RenderError
 from outreach.render import RenderedEmail, Renderer
 from outreach.template_safety import substitution_safe
 from outreach.tokens import token_from_link
 
+PROVIDER = "sendgrid"
 MAX_SUBSTITUTION_BYTES = 10_000  # per personalization (keys and values)
 # Placeholders: nothing in them is changed by HTML escaping or by a URL.
 TAG_PREFIX = "[[enrich:"
@@ -123,7 +124,7 @@ class Planner:
         refused: dict[int, SendResult] = {}
         for index, message in enumerate(messages):
             if "@" not in message.recipient:
-                refused[index] = failed(message, "recipient is not an email address", "sendgrid")
+                refused[index] = failed(message, "recipient is not an email address", PROVIDER)
                 continue
             shape = self._shape(message)
             shared = self._shared(message, shape, shared_by_shape)
@@ -166,7 +167,7 @@ class Planner:
         try:
             return self.renderer.email(message)
         except RenderError as err:
-            refused[index] = failed(message, str(err), "sendgrid")
+            refused[index] = failed(message, str(err), PROVIDER)
             return None
 
     def _quick(self, message: Message, shape: Any) -> bool:
@@ -177,7 +178,7 @@ class Planner:
         if key not in self._safe:
             try:
                 _, parts = self.renderer.templates_for("email", message.template, message.locale)
-            except Exception:  # reported by the message's own render
+            except ConfigurationError:  # reported by the message's own render
                 self._safe[key] = False
             else:
                 names = [t.name for t in parts.values() if t.name]

@@ -32,12 +32,6 @@ class StandIns:
     twilio_url: str
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-
-
 @pytest.fixture
 def standins() -> Iterator[StandIns]:
     sendgrid, twilio = SendGridState(), TwilioState()

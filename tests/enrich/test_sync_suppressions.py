@@ -55,11 +55,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-
-
 @pytest.fixture
 def state() -> SendGridState:
     state = SendGridState()

@@ -41,11 +41,6 @@ class FakeTime:
         return self.now
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-
-
 @pytest.fixture
 def state() -> SendGridState:
     return SendGridState()

@@ -56,9 +56,7 @@ def send_round(round_id: int, now: datetime) -> BatchOutcome:
             now=now,
             actor="test-sender",
         )
-        totals = BatchOutcome(
-            *(a + b for a, b in zip(vars(totals).values(), vars(outcome).values(), strict=True))
-        )
+        totals += outcome
 
 
 def advance(round_id: int, now: datetime) -> BatchOutcome:

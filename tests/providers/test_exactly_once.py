@@ -11,16 +11,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from enrich.runtime import get_engine
-from models.tables import Outreach
+from models.tables import AuditEvent, Outreach
 from models.types import utcnow
+from outreach.errors import ConfigurationError
 from tests.conftest import REPO
 from tests.providers.conftest import Setup, subprocess_env
 from tests.providers.data import seed_round
@@ -204,3 +206,39 @@ def test_a_slow_accepted_email_is_settled_by_its_webhook_not_sent_again(
     again = send_round(round_id, now)
     assert (again.already_sent, again.sent, again.in_doubt) == (10, 0, 0)
     assert_exactly_once(providers, emails=15, sms=0)
+
+
+def test_a_refused_key_mid_batch_records_what_went_out_once_and_gives_back_the_rest(
+    providers: Setup,
+) -> None:
+    """Chunk 2 of 3 in one send batch is too large (413), its first half goes out, its second
+    half gets a 401, while chunk 1's answer is recorded and chunk 3 prepared: what went out is
+    recorded and audited once, the rest stays unsent and unclaimed, and a rerun with a working
+    key sends it once."""
+    now = utcnow()
+    engine = get_engine(providers.settings)
+    round_id = seed_round(engine, emails=25, sms=0, now=now)
+    providers.sendgrid.push(Outcome(), Outcome.fail(413), Outcome(), Outcome.fail(401))
+    with pytest.raises(ConfigurationError, match="ENRICH_SENDGRID_API_KEY"):
+        send_round(round_id, now)
+
+    rows = outreach_statuses(engine, "email")
+    sent = {i for i, status in rows.items() if status == "sent"}
+    assert len(sent) == 15 and len(rows) == 25
+    assert {int(i) for i in providers.sendgrid.accepted_per_outreach()} == sent
+    with engine.connect() as conn:
+        audited = Counter(
+            conn.execute(
+                select(AuditEvent.entity_id).where(  # type: ignore[call-overload]
+                    AuditEvent.action == "outreach.sent"
+                )
+            ).scalars()
+        )
+        claimed = conn.execute(
+            select(func.count()).where(Outreach.attempted_at.is_not(None))  # type: ignore[union-attr]
+        ).scalar_one()
+    assert audited == Counter(sent)  # each once
+    assert claimed == 15  # the refused half was given back, chunk 3 never claimed
+
+    send_round(round_id, now)
+    assert_exactly_once(providers, emails=25, sms=0)

@@ -28,7 +28,7 @@ SPECS_DIR = Path(__file__).parent / "specs"
 
 
 @cache
-def _spec_dict(name: str) -> dict[str, Any]:
+def spec_document(name: str) -> dict[str, Any]:
     return json.loads((SPECS_DIR / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
@@ -36,7 +36,7 @@ class SpecValidator:
     """Validates requests against one official document, served from ``base_url``."""
 
     def __init__(self, spec_file: str, base_url: str) -> None:
-        spec = copy.deepcopy(_spec_dict(spec_file))
+        spec = copy.deepcopy(spec_document(spec_file))
         spec["servers"] = [{"url": base_url}]
         for item in spec["paths"].values():
             if "servers" in item:

@@ -43,11 +43,6 @@ REPO = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": f"Bearer {STANDIN_API_KEY}"}
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-
-
 @pytest.fixture
 def state() -> SendGridState:
     return SendGridState()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -18,12 +19,17 @@ from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings
 from models.campaign import CampaignError, load_campaign
 from models.db import MIGRATIONS_DIR, current_revision
+from models.in_doubt import accepted_without_events
+from models.types import utcnow
 from outreach.errors import ConfigurationError
 from outreach.render import Renderer
 
 DEFAULT_SECRET = "change-me-in-production"
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# Messages judged for missing provider events: accepted in this window, at least this long ago.
+EVENT_WINDOW = timedelta(days=7)
+MIN_EVENT_DELAY = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,61 @@ def check_outbox(settings: Settings) -> Iterator[Finding]:
         yield _ok("outbox", "writable (letters always go there)")
 
 
+def check_provider_events(settings: Settings) -> Iterator[Finding]:
+    """Each provider in use must report back: every message it accepted more than the grace
+    ago (in the last week) should have at least one event. Without events, bounces and
+    opt-outs go unseen and a message left in doubt can never be settled by evidence."""
+    in_use = []
+    if settings.email_channel == "sendgrid":
+        if settings.sendgrid_sandbox:
+            yield _ok("email events", "SendGrid sandbox mode: no events are expected")
+        else:
+            in_use.append(("sendgrid", "email events", "/webhooks/sendgrid"))
+    if settings.sms_channel == "twilio":
+        in_use.append(("twilio", "sms events", "/webhooks/twilio/status"))
+    if not in_use:
+        return
+    now = utcnow()
+    grace = max(timedelta(minutes=settings.sendgrid_reconcile_grace_minutes), MIN_EVENT_DELAY)
+    minutes = int(grace.total_seconds() // 60)
+    try:
+        with get_engine(settings).connect() as conn:
+            heard = [
+                (
+                    subject,
+                    path,
+                    accepted_without_events(
+                        conn,
+                        provider=provider,
+                        accepted_before=now - grace,
+                        accepted_since=now - EVENT_WINDOW,
+                    ),
+                )
+                for provider, subject, path in in_use
+            ]
+    except SQLAlchemyError:
+        return  # check_database reports the database
+    for subject, path, unheard in heard:
+        name = "SendGrid" if unheard.provider == "sendgrid" else "Twilio"
+        where = f"{settings.base_url.rstrip('/')}{path}"
+        if unheard.without_events == 0:
+            yield _ok(subject, f"{name} reported on every message it accepted ({unheard.accepted})")
+        elif unheard.without_events == unheard.accepted:
+            yield _problem(
+                subject,
+                f"none of the {unheard.accepted} messages {name} accepted {minutes}+ min ago "
+                f"(last {EVENT_WINDOW.days} days) has an event: its webhooks are not reaching "
+                f"{where} (ENRICH_BASE_URL, the webhook key, the provider's webhook settings)",
+            )
+        else:
+            yield _problem(
+                subject,
+                f"{unheard.without_events} of the {unheard.accepted} messages {name} accepted "
+                f"{minutes}+ min ago (last {EVENT_WINDOW.days} days) have no event: some of its "
+                f"webhooks do not reach {where}",
+            )
+
+
 def check_configuration(settings: Settings) -> list[Finding]:
     findings: list[Finding] = []
     for check in (
@@ -192,6 +253,7 @@ def check_configuration(settings: Settings) -> list[Finding]:
         check_sms,
         check_public_url,
         check_outbox,
+        check_provider_events,
     ):
         findings.extend(check(settings))
     return findings

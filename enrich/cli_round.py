@@ -16,15 +16,26 @@ from rich.table import Table
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
-from enrich.runtime import get_engine
+from enrich import exit_codes
+from enrich.prefect_api import prefect_api
+from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import get_settings
 from models.campaign import CampaignError, CampaignSpec, load_campaign
+from models.contact_moments import expired_moments_exist
+from models.in_doubt import IN_DOUBT, Unsettled, unsettled
 from models.round_status import RoundNotFound, RoundStatus, round_status
 from models.selection import EXCLUSIONS, plan
-from models.tables import Enrollment, Round
+from models.tables import Enrollment, Outreach, Round
 from models.types import utcnow
+from models.vocabulary import PENDING
+from outreach.dispatch import due_enrollment_ids, due_for_advance
 
 ROUND = Round.__table__  # type: ignore[attr-defined]
+OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
+ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
+# Unsettled messages listed after a run (all are counted; `round status --json` lists all).
+LISTED_AFTER_RUN = 20
+LISTED_IN_STATUS = 50
 round_app = typer.Typer(help="Plan and start enrichment rounds.", no_args_is_help=True)
 console = Console()
 
@@ -53,19 +64,23 @@ def _table(title: str, header: str, rows: dict[str, int]) -> Table:
     return table
 
 
-@round_app.command("plan")
-def plan_command(campaign: Path | None = CAMPAIGN_OPTION) -> None:
-    """Count whom a round would select, by gap and first channel, and whom it leaves out."""
+def _plan(spec: CampaignSpec) -> Any:
     settings = get_settings()
-    spec = _spec(campaign)
     with get_engine(settings).connect() as conn:
-        result = plan(
+        return plan(
             conn=conn,
             spec=spec,
             now=utcnow(),
             max_age_days=settings.verification_max_age_days,
             cooldown_days=settings.cooldown_days,
         )
+
+
+@round_app.command("plan")
+def plan_command(campaign: Path | None = CAMPAIGN_OPTION) -> None:
+    """Count whom a round would select, by gap and first channel, and whom it leaves out."""
+    spec = _spec(campaign)
+    result = _plan(spec)
     console.print(f"Campaign [bold]{spec.key}[/bold]: {result.total:,} profiles would be enrolled.")
     console.print(_table("Per gap (a profile can have several)", "gap", result.per_gap))
     channels = {
@@ -119,43 +134,64 @@ def _summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-@round_app.command("start")
-def start_command(
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Enrol at most N profiles."),
-    started_by: str = typer.Option("steward", "--started-by", help="Recorded on the audit trail."),
-    campaign: Path | None = CAMPAIGN_OPTION,
-) -> None:
-    """Start a round: enrol the selected profiles and send each its first ladder step."""
-    from flows.round import enrichment_round  # importing Prefect takes a moment; only here
+def _unsettled_table(items: list[Unsettled], total: int) -> Table:
+    table = Table(title=f"Not settled: {total:,}", title_justify="left")
+    for header in ("outreach", "round", "step", "channel", "since (UTC)", "reason", "next"):
+        table.add_column(header, overflow="fold")
+    for u in items:
+        table.add_row(
+            str(u.outreach_id),
+            str(u.round_id),
+            str(u.step),
+            u.channel,
+            f"{u.since:%Y-%m-%d %H:%M}",
+            escape(u.reason),
+            escape(u.next_action),
+        )
+    return table
 
-    spec_path = campaign or get_settings().campaign_file
-    _spec(spec_path)  # a bad campaign file fails here, before Prefect starts
-    engine = get_engine(get_settings())
-    before = _latest_round_id(engine)
+
+def _report_unsettled(engine: Engine, *, round_id: int | None) -> None:
+    """Name what the run left unsettled and exit with UNSETTLED when anything is."""
+    with engine.connect() as conn:
+        left = unsettled(conn, now=utcnow(), channels=doubt_channels(), round_id=round_id)
+    if not left:
+        return
+    doubts = sum(1 for u in left if u.kind == IN_DOUBT)
+    console.print(_unsettled_table(left[:LISTED_AFTER_RUN], len(left)))
+    where = f"enrich round status {round_id}" if round_id else "enrich outreach in-doubt"
+    console.print(
+        f"[yellow]{doubts:,} messages in doubt, {len(left) - doubts:,} unsent; "
+        f"`{where}` lists them all.[/yellow]"
+    )
+    raise typer.Exit(exit_codes.UNSETTLED)
+
+
+def _run_flow(description: str, engine: Engine, before: int | None, call: Any) -> Any:
+    """Run ``call`` (a flow) in a worker thread under a Prefect API, with a progress bar for
+    the round it creates (``before``: the newest round id before it); returns its result."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            outcome["summary"] = enrichment_round(
-                campaign_file=str(spec_path), started_by=started_by, limit=limit
-            )
+            outcome["result"] = call()
         except BaseException as err:  # reported in the main thread
             outcome["error"] = err
 
-    # The worker gets this thread's context, so Prefect settings in force here apply there too.
-    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("Starting Prefect and selecting profiles", total=None)
+    with prefect_api(), Progress(*columns, console=console, transient=False) as progress:
+        # The worker gets this thread's context, so the Prefect API in force here applies there.
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
+        bar = progress.add_task(description, total=None)
         worker.start()
         while True:
             worker.join(timeout=0.5)
-            counts = _progress_counts(engine, before)
+            counts = _progress_counts(engine, before) if before is not None else None
             if counts is not None:
                 progress.update(
                     bar, description="Sending first steps", total=counts[0], completed=counts[1]
@@ -163,14 +199,59 @@ def start_command(
             if not worker.is_alive():
                 break
     if "error" in outcome:
-        console.print(f"[red]The round failed: {outcome['error']}[/red]")
-        raise typer.Exit(1)
-    summary = outcome["summary"]
+        console.print(f"[red]The run failed: {escape(str(outcome['error']))}[/red]")
+        raise typer.Exit(exit_codes.FAILED)
+    return outcome["result"]
+
+
+@round_app.command("start")
+def start_command(
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Enrol at most N profiles."),
+    started_by: str = typer.Option("steward", "--started-by", help="Recorded on the audit trail."),
+    campaign: Path | None = CAMPAIGN_OPTION,
+) -> None:
+    """Start a round: enrol the selected profiles and send each its first ladder step.
+
+    Exits 3 when messages are left unsettled (in doubt or unsent), 1 when the round failed.
+    """
+    spec_path = campaign or get_settings().campaign_file
+    spec = _spec(spec_path)  # a bad campaign file fails here, before Prefect starts
+    if _plan(spec).total == 0:
+        console.print("No profile would be enrolled (`enrich round plan` says why): no round.")
+        return
+    from flows.round import enrichment_round  # importing Prefect takes a moment; only here
+
+    engine = get_engine(get_settings())
+    before = _latest_round_id(engine)
+    summary = _run_flow(
+        "Starting Prefect and selecting profiles",
+        engine,
+        before,
+        lambda: enrichment_round(campaign_file=str(spec_path), started_by=started_by, limit=limit),
+    )
     console.print(_summary_table(summary))
     console.print(
         f"{summary['enrolled']:,} enrolled; sent {summary['sent']:,}, failed {summary['failed']:,},"
         f" no usable contact point {summary['exhausted']:,}."
     )
+    _report_unsettled(engine, round_id=summary["round_id"])
+
+
+def _round_has_work(engine: Engine, round_id: int) -> bool:
+    """An unfinished round, or a first step due, or a message not yet settled."""
+    now = utcnow()
+    with engine.connect() as conn:
+        running = conn.execute(
+            select(ROUND.c.id).where(ROUND.c.id == round_id, ROUND.c.status == "running")
+        ).first()
+        due = due_enrollment_ids(conn=conn, round_id=round_id, now=now, limit=1)
+        pending = conn.execute(
+            select(OUTREACH.c.id)
+            .select_from(OUTREACH.join(ENROLLMENT, ENROLLMENT.c.id == OUTREACH.c.enrollment_id))
+            .where(ENROLLMENT.c.round_id == round_id, OUTREACH.c.status == PENDING)
+            .limit(1)
+        ).first()
+    return bool(running or due or pending)
 
 
 @round_app.command("resume")
@@ -178,32 +259,57 @@ def resume_command(
     round_id: int = typer.Argument(..., help="The round to finish."),
     started_by: str = typer.Option("steward", "--started-by", help="Recorded on the audit trail."),
 ) -> None:
-    """Finish an interrupted round: enrol the rest and send what is due, never a step twice."""
+    """Finish an interrupted round: enrol the rest and send what is due, never a step twice.
+
+    Exits 3 when messages are left unsettled (in doubt or unsent), 1 when the run failed.
+    """
     engine = get_engine(get_settings())
     with engine.connect() as conn:
         exists = conn.execute(select(ROUND.c.id).where(ROUND.c.id == round_id)).first()
     if exists is None:
         console.print(f"[red]Round {round_id} does not exist.[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(exit_codes.INVALID)
+    if not _round_has_work(engine, round_id):
+        console.print(f"Round {round_id} is finished and nothing of it is due: nothing to do.")
+        return
     from flows.round import resume_round
 
-    summary = resume_round(round_id=round_id, started_by=started_by)
+    summary = _run_flow(
+        f"Resuming round {round_id}",
+        engine,
+        None,
+        lambda: resume_round(round_id=round_id, started_by=started_by),
+    )
     console.print(_summary_table(summary))
+    _report_unsettled(engine, round_id=round_id)
 
 
 @round_app.command("advance")
 def advance_command(
     started_by: str = typer.Option("steward", "--started-by", help="Recorded on the audit trail."),
 ) -> None:
-    """Send the next ladder step of every enrollment that is due (what the daily flow does)."""
+    """Send the next ladder step of every enrollment that is due (what the daily flow does).
+
+    Exits 3 when messages are left unsettled (in doubt or unsent), 1 when the run failed.
+    """
+    engine = get_engine(get_settings())
+    now = utcnow()
+    with engine.connect() as conn:
+        idle = not due_for_advance(conn=conn, now=now, limit=1) and not expired_moments_exist(
+            conn, now=now
+        )
+    if idle:
+        console.print("Nothing is due: no ladder step to send, no contact-moment link expired.")
+        return
     from flows.advance import advance_ladders
 
-    summary = advance_ladders(started_by=started_by)
+    summary = _run_flow("Advancing ladders", engine, None, lambda: advance_ladders(started_by))
     console.print(
         f"Sent {summary['sent']:,}, failed {summary['failed']:,}, skipped steps "
         f"{summary['skipped']:,}, exhausted {summary['exhausted']:,}; contact-moment "
         f"enrollments ended {summary.get('moments_closed', 0):,}."
     )
+    _report_unsettled(engine, round_id=None)
 
 
 def _status_tables(status: RoundStatus) -> list[Table]:
@@ -234,9 +340,11 @@ def status_command(
             status = round_status(conn, round_id)
         except RoundNotFound:
             console.print(f"[red]Round {round_id} does not exist.[/red]")
-            raise typer.Exit(2) from None
+            raise typer.Exit(exit_codes.INVALID) from None
+        left = unsettled(conn, now=utcnow(), channels=doubt_channels(), round_id=round_id)
     if as_json:
-        typer.echo(json.dumps(status.as_dict(), indent=2, ensure_ascii=False))
+        payload = {**status.as_dict(), "unsettled": [u.as_dict() for u in left]}
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     ladder = status.ladder_version or status.campaign_version
     newer = f", ladder of v{ladder}" if ladder != status.campaign_version else ""
@@ -251,3 +359,9 @@ def status_command(
     )
     for table in _status_tables(status):
         console.print(table)
+    if left:
+        console.print(_unsettled_table(left[:LISTED_IN_STATUS], len(left)))
+        if len(left) > LISTED_IN_STATUS:
+            console.print(f"... and {len(left) - LISTED_IN_STATUS:,} more (--json lists all).")
+    else:
+        console.print("Every message of the round is settled.")

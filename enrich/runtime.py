@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Engine
 from enrich.settings import Settings, get_settings
 from models.caps import CapPolicy
 from models.db import make_engine
+from models.in_doubt import ChannelDoubt
 from models.respect import Respect
 from models.send_windows import (
     SendWindow,
@@ -47,6 +49,7 @@ def outreach_config(settings: Settings | None = None) -> OutreachConfig:
         supported_locales=tuple(s.supported_locales),
         token_ttl_days=s.token_ttl_days,
         letter_batch_size=s.letter_batch_size,
+        lease_seconds=s.lease_seconds,
         email_channel=s.email_channel,
         sms_channel=s.sms_channel,
         sendgrid=_sendgrid(s),
@@ -122,3 +125,16 @@ def respect(settings: Settings | None = None) -> Respect:
     return Respect(
         windows=window_policy(s), caps=cap_policy(s), default_zone=ZoneInfo(s.default_time_zone)
     )
+
+
+def doubt_channels(settings: Settings | None = None) -> dict[str, ChannelDoubt]:
+    """How each channel settles a message in doubt, as configured: SendGrid waits for events
+    during its grace (its lookup proves nothing); the outboxes and Twilio look it up."""
+    s = settings or get_settings()
+    email = (
+        ChannelDoubt("sendgrid", timedelta(minutes=s.sendgrid_reconcile_grace_minutes))
+        if s.email_channel == "sendgrid"
+        else ChannelDoubt("outbox", None)
+    )
+    sms = ChannelDoubt("twilio" if s.sms_channel == "twilio" else "outbox", None)
+    return {"email": email, "sms": sms, "letter": ChannelDoubt("outbox", None)}

@@ -77,8 +77,8 @@ class Settings(BaseSettings):
     sendgrid_reconcile_grace_minutes: int = Field(
         default=60,
         ge=0,
-        description="An email whose request timed out waits this long for a webhook event "
-        "before it is sent again.",
+        description="An email in doubt (no answer recorded for its request) waits this long for "
+        "SendGrid's webhook events; then the steward decides (enrich outreach resolve).",
     )
     twilio_account_sid: str | None = None
     twilio_messaging_service_sid: str | None = Field(
@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     twilio_concurrency: int = Field(default=4, ge=1, le=64)
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     provider_max_retries: int = Field(default=5, ge=0, le=20)
+    lease_seconds: float = Field(
+        default=120.0,
+        ge=1,
+        le=3600,
+        description="A run's lease on a batch of enrollments lapses this long after its last "
+        "heartbeat (a crashed run on another machine; one on this machine lapses at once).",
+    )
 
     landing_rate_limit: int = Field(
         default=30,

@@ -22,12 +22,13 @@ from prefect.tasks import exponential_backoff
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from enrich.runtime import get_engine, outreach_config, respect
+from enrich.runtime import doubt_channels, get_engine, outreach_config, respect
 from enrich.settings import Settings, get_settings
 from models.campaign import CampaignSpec, load_campaign, sync_campaign
 from models.campaign_versions import record_campaign_updates, round_campaigns
 from models.db import session_scope
 from models.enrollment import create_round, enroll, finish_round, profile_id_ranges, round_summary
+from models.in_doubt import unsettled
 from models.tables import Campaign, Enrollment, Round
 from models.types import utcnow
 from outreach.channels import build_channels
@@ -42,6 +43,8 @@ BATCHES_PER_ENROL_TASK = 50
 BATCHES_PER_SEND_TASK = 10
 # Send tasks in flight at once: SQLite has one writer, PostgreSQL takes a few.
 CONCURRENCY = {"sqlite": 1, "postgresql": 4}
+# Unsettled messages named in a run's summary (all of them are counted).
+NAMED_IN_SUMMARY = 100
 
 
 def _worth_retrying(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
@@ -182,6 +185,20 @@ def _markdown(summary: dict[str, Any]) -> str:
         f"in doubt (waiting for the provider's evidence) {summary.get('in_doubt', 0)}, "
         f"no usable contact point {summary['exhausted']}.",
     ]
+    if summary.get("unsettled"):
+        lines += [
+            "",
+            f"**{summary['unsettled']} messages not settled** (`enrich round status "
+            f"{summary['round_id']}` lists them all):",
+            "",
+            "| outreach | step | channel | since | reason | next |",
+            "| ---: | ---: | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {u['outreach_id']} | {u['step']} | {u['channel']} | {u['since'][:16]} | "
+            f"{u['reason']} | {u['next_action']} |"
+            for u in summary["unsettled_named"]
+        ]
     return "\n".join(lines)
 
 
@@ -198,12 +215,17 @@ def _run(
         round_ = session.get(Round, round_id)
         campaign = session.get(Campaign, round_.campaign_id) if round_ else None
         summary = round_summary(conn=session.connection(), round_id=round_id)
+        left = unsettled(
+            session.connection(), now=now, channels=doubt_channels(settings), round_id=round_id
+        )
         summary.update(
+            unsettled=len(left),
+            unsettled_named=[u.as_dict() for u in left[:NAMED_IN_SUMMARY]],
             campaign=spec.key,
             campaign_version=campaign.version if campaign else None,
             started_by=round_.started_by if round_ else started_by,
             already_sent=outcome.already_sent,
-            in_doubt=outcome.in_doubt,
+            in_doubt=sum(1 for u in left if u.kind == "in_doubt"),
             exhausted=summary["per_state"].get("exhausted", 0),
         )
         finish_round(session=session, round_id=round_id, summary=summary, actor=started_by)

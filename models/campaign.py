@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from models.gaps import GAPS
 from models.tables import Campaign
+from models.types import utcnow
 from models.vocabulary import CHANNELS
 
 
@@ -84,12 +86,25 @@ def sync_campaign(*, session: Session, spec: CampaignSpec) -> Campaign:
     digest = spec.content_hash()
     if latest is not None and latest.content_hash == digest:
         return latest
-    campaign = Campaign(
-        key=spec.key,
-        version=(latest.version + 1) if latest else 1,
-        content_hash=digest,
-        definition=spec.model_dump(mode="json"),
+    version = (latest.version + 1) if latest else 1
+    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+    # Two runs storing the same edit at once: one insert wins, the other finds its row.
+    session.execute(
+        insert(Campaign)
+        .values(
+            key=spec.key,
+            version=version,
+            content_hash=digest,
+            definition=spec.model_dump(mode="json"),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key", "version"])
     )
-    session.add(campaign)
-    session.flush()
-    return campaign
+    stored = session.exec(
+        select(Campaign)
+        .where(Campaign.key == spec.key, Campaign.version == version)
+        .execution_options(populate_existing=True)
+    ).one()
+    if stored.content_hash != digest:  # a different edit took this version number meanwhile
+        return sync_campaign(session=session, spec=spec)
+    return stored

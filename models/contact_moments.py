@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -344,23 +344,35 @@ def record_contact_moment(
     )
 
 
-def close_expired_moments(conn: Connection, *, now: datetime) -> int:
-    """End (``exhausted``) every active contact-moment enrollment none of whose links is still
-    live, so a later round may select the profile again; returns how many ended. Set-based."""
+def _expired_moment(now: datetime) -> Any:
+    """An active contact-moment enrollment none of whose links is still live."""
     e, r, o, t = ENROLLMENT.c, ROUND.c, OUTREACH.c, TOKEN.c
     live = (
         select(t.id)
         .select_from(TOKEN.join(OUTREACH, o.id == t.outreach_id))
         .where(o.enrollment_id == e.id, t.expires_at > now)
     )
+    return and_(
+        e.state == ACTIVE,
+        e.round_id.in_(select(r.id).where(r.status == STANDING)),
+        ~live.exists(),
+    )
+
+
+def expired_moments_exist(conn: Connection, *, now: datetime) -> bool:
+    """Whether :func:`close_expired_moments` would end anything now."""
+    found = conn.execute(select(ENROLLMENT.c.id).where(_expired_moment(now)).limit(1))
+    return found.first() is not None
+
+
+def close_expired_moments(conn: Connection, *, now: datetime) -> int:
+    """End (``exhausted``) every active contact-moment enrollment none of whose links is still
+    live, so a later round may select the profile again; returns how many ended. Set-based."""
+    e = ENROLLMENT.c
     # One statement: an ask recorded meanwhile (a new live link) keeps its enrollment open.
     ended = conn.execute(
         update(ENROLLMENT)
-        .where(
-            e.state == ACTIVE,
-            e.round_id.in_(select(r.id).where(r.status == STANDING)),
-            ~live.exists(),
-        )
+        .where(_expired_moment(now))
         .values(
             state=EXHAUSTED,
             end_reason=LINKS_EXPIRED,

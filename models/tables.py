@@ -144,6 +144,13 @@ class Enrollment(SQLModel, table=True):
         ),
         Index("ix_enrollment_round_state", "round_id", "state"),
         Index("ix_enrollment_due", "state", "next_due_at"),
+        # The heartbeat renews a run's leases by owner; only leased rows are indexed.
+        Index(
+            "ix_enrollment_lease_owner",
+            "lease_owner",
+            sqlite_where=text("lease_owner IS NOT NULL"),
+            postgresql_where=text("lease_owner IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -156,6 +163,10 @@ class Enrollment(SQLModel, table=True):
     # Why the next step is not going out yet (quiet hours, a frequency cap, ...); None when due.
     wait_reason: str | None = Field(default=None, max_length=200)
     end_reason: str | None = Field(default=None, max_length=200)
+    # The run working on this enrollment's next step right now, and until when its lease holds
+    # (renewed while the run lives); see outreach.leases.
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = _ts()
@@ -198,6 +209,9 @@ class Outreach(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=1000)
     # Set just before a provider is called; a pending row with it set is in doubt after a crash.
     attempted_at: datetime | None = _ts()
+    # Why a message handed to a provider is still unsettled (no answer recorded, a timeout, no
+    # provider event within the grace); cleared when evidence or a steward's decision settles it.
+    doubt_reason: str | None = Field(default=None, max_length=300)
     attempts: int = 0
     provider_status: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

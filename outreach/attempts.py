@@ -2,66 +2,69 @@
 
 A pending outreach row with ``attempted_at`` set was handed to a channel by a run that did not
 record the answer: the process died, or the request timed out after it went out. Such a row is
-*in doubt* and is never sent again blindly. Evidence settles it, in this order:
+*in doubt* and is never sent again without evidence that the first attempt was not taken:
 
-1. a provider event (a webhook) tied to the outreach: the provider accepted it;
-2. the channel's own lookup (:meth:`Channel.already_sent`): the outbox files, Twilio's message
-   list matched through the link token's hash;
-3. no evidence after the channel's ``reconcile_grace``: it was not accepted, so it is sent again.
-   SendGrid offers no lookup by our id, so an email waits for its webhook events that long.
+1. a provider event (a webhook) tied to the outreach proves the provider accepted it;
+2. the channel's own lookup (:meth:`Channel.already_sent`: the outbox files, Twilio's message
+   list matched through the link token's hash) finds it, or, where that lookup sees everything
+   the channel took (``lookup_is_authoritative``), proves by not finding it that it was not
+   taken: it is sent again;
+3. otherwise (SendGrid, which has no lookup by our id) it stays in doubt with its cause in
+   ``doubt_reason``: waiting for the provider's events during the channel's
+   ``reconcile_grace``, then for the steward's decision (``enrich outreach resolve``); see
+   :func:`models.in_doubt.next_action`.
 
-Claiming is a compare-and-set on ``attempted_at``, so two runners (two workers, a round and an
-advance) never both send the same row.
+Only the run holding an enrollment's lease (:mod:`outreach.leases`) looks at its rows, so a row
+another live run has in flight is never mistaken for one left behind. Claiming is a
+compare-and-set on ``attempted_at`` fenced by that lease.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
-from models.tables import DeliveryEvent, Outreach, VerificationToken
+from models.tables import DeliveryEvent, Enrollment, Outreach, VerificationToken
 from models.vocabulary import PENDING
 from outreach.channels.base import Channel, InDoubt, SendResult
+from outreach.leases import held_by
 from outreach.tokens import LINK_KIND
 
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
+ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
 TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
 
 
-def claim(conn: Connection, rows: Sequence[Any], *, now: datetime) -> set[int]:
+def claim(conn: Connection, rows: Sequence[Any], *, now: datetime, owner: str) -> set[int]:
     """Mark these pending rows as attempted now; returns the ids this caller won.
 
-    A row counts only if it is still pending with the ``attempted_at`` this caller read: a
-    concurrent runner that claimed it first, or recorded it meanwhile, wins.
+    A row counts only if it is still pending with the ``attempted_at`` this caller read and
+    its enrollment is leased by ``owner``: a concurrent runner that claimed or recorded it
+    first wins, and a run whose lease lapsed claims nothing.
     """
     o = OUTREACH.c
+    leased = select(ENROLLMENT.c.id).where(held_by(owner)).scalar_subquery()
+    by_attempt: dict[datetime | None, list[int]] = {}
+    for row in rows:
+        by_attempt.setdefault(row.attempted_at, []).append(row.id)
     won: set[int] = set()
-    fresh = [r.id for r in rows if r.attempted_at is None]
-    if fresh:
+    for attempted_at, ids in by_attempt.items():  # one statement per earlier attempt time
+        same = o.attempted_at.is_(None) if attempted_at is None else o.attempted_at == attempted_at
         won.update(
             conn.execute(
                 update(OUTREACH)
-                .where(o.id.in_(fresh), o.status == PENDING, o.attempted_at.is_(None))
-                .values(attempted_at=now, attempts=o.attempts + 1, updated_at=now)
+                .where(o.id.in_(ids), o.status == PENDING, same, o.enrollment_id.in_(leased))
+                .values(
+                    attempted_at=now, attempts=o.attempts + 1, doubt_reason=None, updated_at=now
+                )
                 .returning(o.id)
             ).scalars()
         )
-    for row in rows:  # in-doubt rows given up on after their grace: rare, one by one
-        if row.attempted_at is None:
-            continue
-        hit = conn.execute(
-            update(OUTREACH)
-            .where(o.id == row.id, o.status == PENDING, o.attempted_at == row.attempted_at)
-            .values(attempted_at=now, attempts=o.attempts + 1, updated_at=now)
-            .returning(o.id)
-        ).scalar_one_or_none()
-        if hit is not None:
-            won.add(int(hit))
     return won
 
 
@@ -72,8 +75,33 @@ def release(conn: Connection, outreach_ids: Sequence[int], *, now: datetime) -> 
         conn.execute(
             update(OUTREACH)
             .where(o.id.in_(list(outreach_ids)), o.status == PENDING)
-            .values(attempted_at=None, updated_at=now)
+            .values(attempted_at=None, doubt_reason=None, updated_at=now)
         )
+
+
+def note_doubts(conn: Connection, reasons: Mapping[int, str], *, now: datetime) -> None:
+    """Write why each of these still-pending rows is in doubt (one statement)."""
+    if reasons:
+        o = OUTREACH.c
+        conn.execute(
+            update(OUTREACH)
+            .where(o.id == bindparam("b_id"), o.status == PENDING)
+            .values(doubt_reason=bindparam("b_reason"), updated_at=now),
+            [{"b_id": i, "b_reason": r[:300]} for i, r in reasons.items()],
+        )
+
+
+def with_events(conn: Connection, outreach_ids: Iterable[int]) -> set[int]:
+    """The outreach ids that have at least one provider event."""
+    ids = list(outreach_ids)
+    if not ids:
+        return set()
+    return {
+        int(i)
+        for i in conn.execute(
+            select(DELIVERY.c.outreach_id).where(DELIVERY.c.outreach_id.in_(ids)).distinct()
+        ).scalars()
+    }
 
 
 def settle_in_doubt(
@@ -82,12 +110,7 @@ def settle_in_doubt(
     """The in-doubt rows the evidence shows as accepted (steps 1 and 2 of the module doc)."""
     if not rows:
         return {}
-    ids = [r.id for r in rows]
-    seen = set(
-        conn.execute(
-            select(DELIVERY.c.outreach_id).where(DELIVERY.c.outreach_id.in_(ids)).distinct()
-        ).scalars()
-    )
+    seen = with_events(conn, (r.id for r in rows))
     settled = {
         i: SendResult(
             outreach_id=i,
@@ -118,8 +141,3 @@ def settle_in_doubt(
     ]
     settled.update(channel.already_sent(items))
     return settled
-
-
-def due_again(row: Any, channel: Channel, now: datetime) -> bool:
-    """An unsettled in-doubt row may be sent again once its channel's grace has passed."""
-    return bool(now - row.attempted_at >= channel.reconcile_grace)

@@ -50,6 +50,9 @@ class OutreachConfig:
     supported_locales: tuple[str, ...] = ("nl", "en")
     token_ttl_days: int = 60
     letter_batch_size: int = 500
+    # How long a run's lease on a batch of enrollments holds without a heartbeat (a crashed run
+    # on another machine gives its batch up after this; one on this machine at once).
+    lease_seconds: float = 120.0
     email_channel: str = "outbox"  # "outbox" | "sendgrid"
     sms_channel: str = "outbox"  # "outbox" | "twilio"
     sendgrid: SendGridConfig | None = None

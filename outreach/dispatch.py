@@ -1,11 +1,13 @@
 """Send each enrollment's next ladder step, in batches, so that no step ever goes out twice.
 
-Per batch: (1) write an Outreach row per chosen step (``pending``) and per skipped step
+Per batch: (0) lease the enrollments (:mod:`outreach.leases`): a batch another live run holds is
+left to it; (1) write an Outreach row per chosen step (``pending``) and per skipped step
 (``skipped``) and commit, before any provider is called; (2) settle rows left in doubt by an
 earlier run (:mod:`outreach.attempts`); (3) per chunk of the channel's batch size: issue the link
 tokens and claim the rows (each committed), call the channel, and record the answers, advance
 the enrollments and write the audit trail in one transaction. A crash anywhere leaves rows pending:
-never attempted (sent by the rerun) or in doubt (settled by evidence, sent again only without).
+never attempted (sent by the rerun) or in doubt (settled by evidence; sent again only when the
+evidence shows the first attempt was not taken, else left for the steward).
 """
 
 from __future__ import annotations
@@ -17,20 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from models.campaign import CampaignSpec
+from models.in_doubt import UNEXAMINED
 from models.respect import Respect
 from models.tables import ContactPoint, Enrollment, Outreach, Profile
 from models.vocabulary import (
     ACTIVE,
     PENDING,
 )
-from outreach.attempts import claim, due_again, release, settle_in_doubt
+from outreach.attempts import claim, note_doubts, release, settle_in_doubt
 from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, ProviderError
+from outreach.leases import leased
 from outreach.recording import record_results, refusal_events
 from outreach.tokens import issue_link_tokens, personal_link
 from outreach.write_ahead import write_ahead
@@ -50,6 +54,7 @@ class BatchOutcome:
     exhausted: int = 0
     in_doubt: int = 0  # handed to a provider without an answer; settled by a later run
     waiting: int = 0  # held for a send window or a frequency cap (Enrollment.wait_reason)
+    elsewhere: int = 0  # enrollments another live run was working on (its lease), left to it
 
     def __add__(self, other: BatchOutcome) -> BatchOutcome:
         return BatchOutcome(
@@ -107,6 +112,7 @@ def _pending(conn: Connection, enrollment_ids: Sequence[int]) -> list[Any]:
                 o.locale,
                 o.reason,
                 o.attempted_at,
+                o.doubt_reason,
                 o.attempts,
                 e.round_id,
                 p.given_name,
@@ -134,6 +140,22 @@ def _pending(conn: Connection, enrollment_ids: Sequence[int]) -> list[Any]:
             .order_by(o.id)
         ).all()
     )
+
+
+def _held_elsewhere(engine: Engine, asked: Sequence[int], won: Sequence[int]) -> int:
+    """How many of the asked enrollments not won are active and leased by another run."""
+    lost = sorted(set(asked) - set(won))
+    if not lost:
+        return 0
+    e = ENROLLMENT.c
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    e.id.in_(lost), e.state == ACTIVE, e.lease_owner.is_not(None)
+                )
+            ).scalar_one()
+        )
 
 
 def _message(row: Any, link: str, config: OutreachConfig, campaign: str) -> Message:
@@ -212,6 +234,7 @@ class _Sender:
     now: datetime
     actor: str
     tally: _Tally
+    owner: str  # the lease this run holds on the batch's enrollments
 
     def run(self, pending: Sequence[Any]) -> None:
         by_channel: dict[str, list[Any]] = {}
@@ -221,19 +244,30 @@ class _Sender:
             channel = self.channels[name]
             doubtful = [r for r in rows if r.attempted_at is not None]
             to_send = [r for r in rows if r.attempted_at is None]
-            if doubtful:
-                with self.engine.connect() as conn:
-                    settled = settle_in_doubt(conn, channel, doubtful)
-                self._record([r for r in doubtful if r.id in settled], settled)
-                self.tally.reconciled += len(settled)
-                for row in doubtful:
-                    if row.id in settled:
-                        continue
-                    if due_again(row, channel, self.now):
-                        to_send.append(row)
-                    else:
-                        self.tally.in_doubt += 1
+            to_send += self._settle(channel, doubtful)
             self._send_all(channel, to_send)
+
+    def _settle(self, channel: Channel, doubtful: Sequence[Any]) -> list[Any]:
+        """Record the in-doubt rows the evidence settles, in chunks (a crash keeps what was
+        settled); returns those proven not taken, to be sent again. The rest stay in doubt."""
+        again: list[Any] = []
+        size = max(1, channel.batch_size)
+        for start in range(0, len(doubtful), size):
+            chunk = doubtful[start : start + size]
+            with self.engine.connect() as conn:
+                settled = settle_in_doubt(conn, channel, chunk)
+            self._record([r for r in chunk if r.id in settled], settled)
+            self.tally.reconciled += len(settled)
+            unsettled = [r for r in chunk if r.id not in settled]
+            if channel.lookup_is_authoritative:
+                again += unsettled
+                continue
+            self.tally.in_doubt += len(unsettled)
+            reasons = {r.id: UNEXAMINED for r in unsettled if r.doubt_reason is None}
+            if reasons:
+                with self.engine.begin() as conn:
+                    note_doubts(conn, reasons, now=self.now)
+        return again
 
     def _send_all(self, channel: Channel, rows: Sequence[Any]) -> None:
         size = max(1, channel.batch_size)
@@ -277,10 +311,10 @@ class _Sender:
         )
 
     def _claim(self, chunk: _Chunk) -> _Chunk:
-        """The part of the chunk this run won (another runner may have claimed or sent rows);
-        from here on a crash leaves the rows in doubt, never simply unsent."""
+        """The part of the chunk this run won (another runner may have claimed or sent rows,
+        or this run's lease lapsed); from here on a crash leaves the rows in doubt."""
         with self.engine.begin() as conn:
-            won = claim(conn, chunk.rows, now=self.now)
+            won = claim(conn, chunk.rows, now=self.now, owner=self.owner)
         return chunk if len(won) == len(chunk.rows) else chunk.only(won)
 
     def _land(self, flight: _Flight) -> tuple[list[Any], dict[int, SendResult]]:
@@ -300,11 +334,17 @@ class _Sender:
 
     def _record(self, rows: Sequence[Any], results: Mapping[int, SendResult]) -> None:
         answered = [r for r in rows if r.id in results and not results[r.id].in_doubt]
-        self.tally.in_doubt += sum(1 for r in rows if r.id in results and results[r.id].in_doubt)
-        if not answered:
+        doubts = {
+            r.id: results[r.id].error or UNEXAMINED
+            for r in rows
+            if r.id in results and results[r.id].in_doubt
+        }
+        self.tally.in_doubt += len(doubts)
+        if not (answered or doubts):
             return
         with self.engine.begin() as conn:
-            sent, failed = record_results(
+            note_doubts(conn, doubts, now=self.now)
+            sent, failed, recorded = record_results(
                 conn,
                 pending=answered,
                 results=results,
@@ -312,7 +352,7 @@ class _Sender:
                 now=self.now,
                 actor=self.actor,
             )
-            refusal_events(conn, answered, results, self.now)
+            refusal_events(conn, [r for r in answered if r.id in recorded], results, self.now)
         self.tally.sent += sent
         self.tally.failed += failed
 
@@ -341,14 +381,18 @@ def send_due_steps(
         raise ValueError(f"no channel configured for {', '.join(sorted(missing))}")
     if not enrollment_ids:
         return BatchOutcome()
-    with engine.begin() as conn:
-        skipped, exhausted, waiting = write_ahead(
-            conn, enrollment_ids=enrollment_ids, spec=spec, now=now, respect=respect
-        )
-    with engine.connect() as conn:
-        pending = _pending(conn, enrollment_ids)
     tally = _Tally()
-    _Sender(engine, channels, config, spec, now, actor, tally).run(pending)
+    with leased(engine, enrollment_ids, seconds=config.lease_seconds) as lease:
+        elsewhere = _held_elsewhere(engine, enrollment_ids, lease.ids)
+        if not lease.ids:
+            return BatchOutcome(elsewhere=elsewhere)
+        with engine.begin() as conn:
+            skipped, exhausted, waiting = write_ahead(
+                conn, enrollment_ids=lease.ids, spec=spec, now=now, respect=respect
+            )
+        with engine.connect() as conn:
+            pending = _pending(conn, lease.ids)
+        _Sender(engine, channels, config, spec, now, actor, tally, lease.owner).run(pending)
     return BatchOutcome(
         sent=tally.sent - tally.reconciled,
         failed=tally.failed,
@@ -357,4 +401,5 @@ def send_due_steps(
         exhausted=exhausted,
         in_doubt=tally.in_doubt,
         waiting=waiting,
+        elsewhere=elsewhere,
     )

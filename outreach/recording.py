@@ -65,66 +65,73 @@ def record_results(
     spec: CampaignSpec,
     now: datetime,
     actor: str,
-) -> tuple[int, int]:
-    """Phase 3: outreach status, enrollment step and due date, last contact, audit events.
+) -> tuple[int, int, set[int]]:
+    """Phase 3: outreach status, enrollment step and due date, last contact, audit events;
+    (sent, failed, ids recorded).
 
     Set-based: rows that end the same way (a provider request's messages share its id) are
     updated by one statement each, so a chunk of a thousand costs a handful of statements.
+    Only rows still pending change, and only the rows this call changed advance their
+    enrollment and get an audit row: recording the same answer twice (two runs, a retry)
+    records it once.
     """
     # (status, provider, ...) -> [(outreach id, provider message id)]
     outcomes: dict[tuple[Any, ...], list[tuple[int, str | None]]] = {}
-    advances: dict[tuple[int, datetime], list[int]] = {}  # (step, next due) -> enrollment ids
-    contacted: list[int] = []
-    recorded: dict[bool, list[int]] = {True: [], False: []}  # outreach ids by ok
-    sent = failed = 0
+    by_id = {row.id: row for row in pending}
     for row in pending:
         result = results.get(row.id)
         if result is None or result.in_doubt:  # no answer yet: stays pending, settled later
             continue
-        step = spec.ladder[row.step_index] if row.step_index < len(spec.ladder) else None
-        ok = result.ok
-        sent += ok
-        failed += not ok
-        error = None if ok else (result.error or "failed")[:1000]
-        key = (SENT if ok else FAILED, result.provider, result.provider_status, result.batch_ref)
-        outcomes.setdefault((*key, error), []).append((row.id, result.provider_message_id))
-        # A failed step is not the customer's silence: the next step is due at once.
-        wait = timedelta(days=step.wait_days) if ok and step is not None else timedelta(0)
-        advances.setdefault((row.step_index, now + wait), []).append(row.enrollment_id)
-        if ok:
-            contacted.append(row.profile_id)
-        recorded[ok].append(row.id)
+        error = None if result.ok else (result.error or "failed")[:1000]
+        key = (result.ok, result.provider, result.provider_status, result.batch_ref, error)
+        outcomes.setdefault(key, []).append((row.id, result.provider_message_id))
     o, e = OUTREACH.c, ENROLLMENT.c
-    for (status, provider, pstatus, batch, error), answered in outcomes.items():
+    recorded: dict[bool, list[int]] = {True: [], False: []}  # outreach ids by ok
+    for (ok, provider, pstatus, batch, error), answered in outcomes.items():
         values = {
-            "status": status,
+            "status": SENT if ok else FAILED,
             "provider": provider,
             "provider_status": pstatus,
             "batch_ref": batch,
             "error": error,
-            "sent_at": now if status == SENT else None,
+            "doubt_reason": None,
+            "sent_at": now if ok else None,
             "updated_at": now,
         }
         pmids = {pmid for _, pmid in answered}
-        if len(pmids) == 1:  # one request's messages (SendGrid): one statement
+        if len(pmids) == 1:  # one request's messages (SendGrid): its id goes in the same statement
+            values["provider_message_id"] = next(iter(pmids))
+        changed = set(
             conn.execute(
                 update(OUTREACH)
                 .where(o.id.in_([i for i, _ in answered]), o.status == PENDING)
-                .values(provider_message_id=pmids.pop(), **values)
-            )
-        else:  # a message id each (Twilio)
+                .values(**values)
+                .returning(o.id)
+            ).scalars()
+        )
+        if len(pmids) > 1 and changed:  # a message id each (Twilio), for the rows just changed
             conn.execute(
                 update(OUTREACH)
-                .where(o.id == bindparam("b_id"), o.status == PENDING)
-                .values(provider_message_id=bindparam("b_pmid"), **values),
-                [{"b_id": i, "b_pmid": pmid} for i, pmid in answered],
+                .where(o.id == bindparam("b_id"))
+                .values(provider_message_id=bindparam("b_pmid")),
+                [{"b_id": i, "b_pmid": pmid} for i, pmid in answered if i in changed],
             )
-    for (step_index, due), ids in advances.items():
+        recorded[ok].extend(sorted(changed))
+    advances: dict[tuple[int, datetime], list[int]] = {}  # (step, next due) -> enrollment ids
+    for ok, ids in recorded.items():
+        for outreach_id in ids:
+            row = by_id[outreach_id]
+            step = spec.ladder[row.step_index] if row.step_index < len(spec.ladder) else None
+            # A failed step is not the customer's silence: the next step is due at once.
+            wait = timedelta(days=step.wait_days) if ok and step is not None else timedelta(0)
+            advances.setdefault((row.step_index, now + wait), []).append(row.enrollment_id)
+    for (step_index, due), enrollment_ids in advances.items():
         conn.execute(
             update(ENROLLMENT)
-            .where(e.id.in_(ids))
+            .where(e.id.in_(enrollment_ids))
             .values(step_index=step_index, next_due_at=due, wait_reason=None, updated_at=now)
         )
+    contacted = [by_id[i].profile_id for i in recorded[True]]
     if contacted:
         conn.execute(
             update(PROFILE)
@@ -134,7 +141,7 @@ def record_results(
     for ok, ids in recorded.items():
         if ids:
             _audit(conn, ids, ok=ok, now=now, actor=actor)
-    return sent, failed
+    return len(recorded[True]), len(recorded[False]), {*recorded[True], *recorded[False]}
 
 
 def _audit(conn: Connection, ids: list[int], *, ok: bool, now: datetime, actor: str) -> None:

@@ -96,8 +96,11 @@ class Channel(Protocol):
     name: str  # "email" | "sms" | "letter"
     provider: str  # "outbox" | "sendgrid" | "twilio"
     batch_size: int  # messages per send_batch call; the dispatcher records after each call
-    # How long an in-doubt message waits for evidence (a webhook event) before it is sent again;
-    # zero when already_sent is authoritative (the outbox's files, a provider lookup API).
+    # True when already_sent sees every message the channel took (the outbox's files, Twilio's
+    # message list): one it does not find was certainly not taken and may be sent again.
+    # False when only provider events can prove acceptance (SendGrid): such a message stays
+    # in doubt, waits ``reconcile_grace`` for events, then waits for the steward's decision.
+    lookup_is_authoritative: bool
     reconcile_grace: timedelta
 
     def send_batch(self, messages: Sequence[Message]) -> list[SendResult]:

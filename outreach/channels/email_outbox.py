@@ -40,6 +40,7 @@ class EmailOutbox:
     name = "email"
     provider = OUTBOX_PROVIDER
     # The files are the truth: a message is in the outbox or not, so nothing waits to reconcile.
+    lookup_is_authoritative = True
     reconcile_grace = timedelta(0)
 
     def __init__(self, config: OutreachConfig, renderer: Renderer | None = None) -> None:

@@ -100,6 +100,8 @@ class SendGridEmail:
         self.renderer = renderer or Renderer(config)
         self.batch_size = max(1, min(self.sg.batch_size, MAX_PERSONALIZATIONS))
         self.planner = Planner(self.renderer, self.batch_size)
+        # No lookup by our id: only events prove an email was taken, nothing proves it was not.
+        self.lookup_is_authoritative = False
         self.reconcile_grace = timedelta(minutes=self.sg.reconcile_grace_minutes)
         self.client = sendgrid_client(self.sg)
         self._sleep = sleep

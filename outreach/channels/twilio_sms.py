@@ -48,6 +48,9 @@ LOOKUP_MARGIN = timedelta(minutes=5)
 RECENT_PAGE = 20  # newest messages to a number, read first: a queued message has no date_sent
 SENT_PAGE = 100
 MAX_PAGES = 10
+# Crash recovery scans the account's list: a thousand messages per request (Twilio's maximum).
+SCAN_PAGE = 1000
+MAX_SCAN_PAGES = 100
 BACKOFF_SECONDS = 0.5  # first retry wait; doubles per attempt
 BACKOFF_CAP = 30.0
 
@@ -111,6 +114,7 @@ class TwilioSms:
     name = "sms"
     provider = PROVIDER
     # The list API answers whether a message exists, so an in-doubt SMS need not wait.
+    lookup_is_authoritative = True
     reconcile_grace = timedelta(0)
 
     def __init__(
@@ -303,22 +307,56 @@ class TwilioSms:
     # -- lookups --------------------------------------------------------------------------------
 
     def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
-        """In-doubt messages Twilio holds: a listed body to the same number whose link token
-        hashes to one of the item's ``token_hashes``. One lookup per distinct number."""
-        groups: dict[str, list[InDoubt]] = {}
+        """In-doubt messages Twilio holds: a listed body whose link token hashes to one of the
+        item's ``token_hashes``. One scan of the account's newest messages for all items, a
+        page of a thousand per request, back to the earliest attempt; a lookup that cannot
+        reach that far raises, so that nothing unfound counts as not sent."""
+        wanted_by: dict[str, InDoubt] = {}
         for item in items:
-            if E164.fullmatch(item.recipient) and item.token_hashes:
-                groups.setdefault(item.recipient, []).append(item)
+            for token_hash in item.token_hashes:
+                wanted_by[token_hash] = item
+        if not wanted_by:
+            return {}
+        since = min(_utc(i.attempted_at) for i in items) - LOOKUP_MARGIN
+        matches = self._scan_account(since, set(wanted_by))
         found: dict[int, SendResult] = {}
-        for recipient, group in groups.items():
-            since = min(_utc(i.attempted_at) for i in group) - LOOKUP_MARGIN
-            wanted = set().union(*(i.token_hashes for i in group))
-            matches = self._find(recipient, since, wanted)
-            for item in group:
-                hit = next((matches[h] for h in sorted(item.token_hashes) if h in matches), None)
-                if hit is not None:
-                    found[item.outreach_id] = self._accepted(item.outreach_id, hit)
+        for token_hash, listed in matches.items():
+            item = wanted_by[token_hash]
+            found.setdefault(item.outreach_id, self._accepted(item.outreach_id, listed))
         return found
+
+    def _scan_account(self, since: datetime, wanted: set[str]) -> dict[str, Any]:
+        """{token hash: listed message} for the wanted hashes among the account's messages,
+        newest first, until every one is found or the list reaches messages sent before
+        ``since``. Queued messages (no ``date_sent`` yet) never end the scan."""
+        found: dict[str, Any] = {}
+        try:
+            page = self._call(lambda c: c.messages.page(page_size=SCAN_PAGE), stop=None, safe=True)
+            for _ in range(MAX_SCAN_PAGES):
+                older = False
+                for message in page:
+                    for token in self._link.findall(message.body or ""):
+                        token_hash = hash_token(token)
+                        if token_hash in wanted:
+                            found.setdefault(token_hash, message)
+                    sent = getattr(message, "date_sent", None)
+                    older = older or (sent is not None and _utc(sent) < since)
+                if wanted <= found.keys() or older or not page.next_page_url:
+                    return found
+                page = self._call(_next_page(page.next_page_url), stop=None, safe=True)
+        except TwilioRestException as err:
+            verdict = outcome(err.status, err.code, "")
+            if verdict.kind == "stop":
+                raise ConfigurationError(verdict.error) from err
+            raise ProviderRejected(
+                f"Twilio message lookup refused ({verdict.error})",
+                provider=PROVIDER,
+                status=err.status,
+            ) from err
+        raise ProviderUnavailable(
+            f"Twilio message lookup did not reach the attempts within {MAX_SCAN_PAGES} pages",
+            provider=PROVIDER,
+        )
 
     def _find(self, recipient: str, since: datetime, wanted: set[str]) -> dict[str, Any]:
         """{token hash: listed message} for the wanted hashes found in messages to ``recipient``.

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from enrich.cli import app
+from enrich.runtime import get_engine
 from enrich.settings import Settings, get_settings
+from models.tables import DeliveryEvent, Outreach
+from models.types import utcnow
+from tests.models.test_selection import COMPLETE, add_profile
 
 runner = CliRunner()
 
@@ -79,3 +86,71 @@ def test_a_missing_template_and_an_unmigrated_database(
     text = "\n".join(lines)
     assert "missing in ENRICH_TEMPLATES_DIR for the default locale: email/ask.nl" in text
     assert "schema at nothing" in text and "run `enrich init`" in text
+
+
+def accept(settings: Settings, provider: str, *, count: int, ago: timedelta, heard: int) -> None:
+    """``count`` messages ``provider`` accepted ``ago``, ``heard`` of them with an event."""
+    now = utcnow()
+    with get_engine(settings).begin() as conn:
+        for i in range(count):
+            profile_id = add_profile(conn, f"{provider}-{ago}-{i}", COMPLETE)
+            outreach_id = conn.execute(
+                insert(Outreach.__table__).values(  # type: ignore[attr-defined]
+                    profile_id=profile_id,
+                    channel="email" if provider == "sendgrid" else "sms",
+                    template="ask",
+                    status="sent",
+                    provider=provider,
+                    sent_at=now - ago,
+                    created_at=now - ago,
+                    updated_at=now - ago,
+                )
+            ).inserted_primary_key[0]
+            if i < heard:
+                conn.execute(
+                    insert(DeliveryEvent.__table__).values(  # type: ignore[attr-defined]
+                        outreach_id=outreach_id,
+                        provider=provider,
+                        provider_event_id=f"ev{i}",
+                        event_type="delivered",
+                        occurred_at=now - ago,
+                        received_at=now - ago,
+                    )
+                )
+
+
+PROVIDERS = {
+    "ENRICH_EMAIL_CHANNEL": "sendgrid",
+    "ENRICH_SENDGRID_API_KEY": "SG.test",
+    "ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY": "key",
+    "ENRICH_SMS_CHANNEL": "twilio",
+    "ENRICH_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "ENRICH_TWILIO_AUTH_TOKEN": "token",
+    "ENRICH_TWILIO_FROM_NUMBER": "+15005550006",
+    "ENRICH_SECRET_KEY": "not-the-default",
+}
+
+
+def test_accepted_messages_without_any_event_say_the_webhooks_do_not_arrive(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accept(settings, "sendgrid", count=4, ago=timedelta(hours=2), heard=0)
+    accept(settings, "twilio", count=5, ago=timedelta(hours=2), heard=3)
+    accept(settings, "sendgrid", count=2, ago=timedelta(minutes=5), heard=0)  # too recent
+    code, lines = check(monkeypatch, **PROVIDERS)
+    assert code == 1
+    email = next(line for line in lines if "email events" in line)
+    sms = next(line for line in lines if "sms events" in line)
+    assert email.startswith("FAIL")
+    assert "none of the 4 messages SendGrid accepted 60+ min ago" in email
+    assert "/webhooks/sendgrid" in email
+    assert sms.startswith("FAIL") and "2 of the 5 messages Twilio accepted" in sms
+
+
+def test_accepted_messages_with_events_pass(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accept(settings, "sendgrid", count=3, ago=timedelta(hours=2), heard=3)
+    _code, lines = check(monkeypatch, **PROVIDERS)
+    email = next(line for line in lines if "email events" in line)
+    assert email.startswith("ok") and "every message it accepted (3)" in email

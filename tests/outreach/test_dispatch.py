@@ -33,6 +33,7 @@ class FakeChannel:
 
     provider = "fake"
     batch_size = 1000
+    lookup_is_authoritative = True
     reconcile_grace = timedelta(0)
 
     def __init__(self, name: str) -> None:

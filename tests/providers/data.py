@@ -18,9 +18,10 @@ def mobile(i: int) -> str:
     return f"+3161{i:07d}"
 
 
-def seed_round(engine: Engine, *, emails: int, sms: int, now: datetime) -> int:
+def seed_round(engine: Engine, *, emails: int, sms: int, now: datetime, letters: int = 0) -> int:
     """``emails`` profiles missing a mobile (step 1: email), ``sms`` missing an email (step 2:
-    SMS, step 1 skipped), each with its own address or number; one round, everyone enrolled."""
+    SMS, step 1 skipped), ``letters`` with only an unverified address (step 3: a letter), each
+    with its own address or number; one round, everyone enrolled."""
     with engine.begin() as conn:
         for i in range(emails):
             add_profile(conn, f"e{i}", replace(COMPLETE, "mobile"))
@@ -31,6 +32,8 @@ def seed_round(engine: Engine, *, emails: int, sms: int, now: datetime) -> int:
                 .where(CONTACT.c.profile_id == pid, CONTACT.c.kind == "mobile")
                 .values(value=mobile(i))
             )
+        for i in range(letters):
+            add_profile(conn, f"l{i}", [{"kind": "postal", "status": "unverified"}])
         round_id = add_campaign_round(conn, now)
     enroll_all(engine, round_id, now)
     return round_id

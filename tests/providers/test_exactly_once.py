@@ -14,20 +14,26 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from enrich.runtime import get_engine
+from models.in_doubt import ChannelDoubt, unsettled
 from models.tables import AuditEvent, Outreach
 from models.types import utcnow
 from outreach.errors import ConfigurationError
+from outreach.resolution import resolve_in_doubt
 from tests.conftest import REPO
 from tests.providers.conftest import Setup, subprocess_env
 from tests.providers.data import seed_round
 from tests.providers.sender import send_round
 from tests.standins.sendgrid import Outcome
+
+SENDGRID_DOUBT = ChannelDoubt("sendgrid", timedelta(0))
+GRACE_60 = {"email": ChannelDoubt("sendgrid", timedelta(minutes=60))}
 
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 
@@ -103,20 +109,42 @@ def finish(setup: Setup, round_id: int, now: datetime) -> None:
     setup.twilio.flush_webhooks()
 
 
-@pytest.mark.parametrize(
-    ("moment", "request_no"),
-    [("arrival", 1), ("arrival", 3), ("accepted", 1), ("accepted", 4)],
-)
-def test_sendgrid_killed_mid_round_then_rerun_sends_each_email_once(
-    providers: Setup, moment: str, request_no: int
+def in_doubt_ids(engine: Engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                select(OUTREACH.c.id).where(
+                    OUTREACH.c.status == "pending", OUTREACH.c.attempted_at.is_not(None)
+                )
+            ).scalars()
+        )
+
+
+def steward_sends_again(setup: Setup, round_id: int, ids: set[int], now: datetime) -> None:
+    """``enrich outreach resolve --send`` for ``ids``, then the rerun that sends them."""
+    resolution = resolve_in_doubt(
+        get_engine(setup.settings),
+        outreach_ids=sorted(ids),
+        decision="send",
+        decided_by="steward:alice",
+        reason="checked SendGrid's activity feed: not delivered",
+        now=now,
+    )
+    assert (set(resolution.resolved), resolution.refused) == (ids, {})
+    run_sender(setup, round_id, now)
+    setup.sendgrid.flush_webhooks()
+
+
+@pytest.mark.parametrize("request_no", [1, 4])
+def test_sendgrid_killed_after_accepting_then_rerun_settles_each_email_by_its_events(
+    providers: Setup, request_no: int
 ) -> None:
     now = utcnow()
     round_id = seed_round(get_engine(providers.settings), emails=35, sms=0, now=now)
     state = providers.sendgrid
-    last = Outcome.slow_accept(8) if moment == "accepted" else Outcome.hang(8)
-    state.push(*[Outcome()] * (request_no - 1), last)
+    state.push(*[Outcome()] * (request_no - 1), Outcome.slow_accept(8))
     # 35 emails in requests of 10: 10, 10, 10, 5.
-    expected = min(35, 10 * request_no if moment == "accepted" else 10 * (request_no - 1))
+    expected = min(35, 10 * request_no)
     run_sender(
         providers,
         round_id,
@@ -126,6 +154,48 @@ def test_sendgrid_killed_mid_round_then_rerun_sends_each_email_once(
     assert len(state.delivered) == expected  # the kill came before any answer was recorded
     finish(providers, round_id, now)
     assert_exactly_once(providers, emails=35, sms=0)
+
+
+@pytest.mark.parametrize("request_no", [1, 3])
+def test_sendgrid_killed_as_a_request_arrives_leaves_it_in_doubt_until_the_steward_decides(
+    providers: Setup, request_no: int
+) -> None:
+    """SendGrid never took the hanging request, but nothing can prove that: the rerun sends
+    everything else and leaves those emails in doubt, named with their reason, instead of
+    sending them a second time; the steward's decision sends them once."""
+    engine = get_engine(providers.settings)
+    now = utcnow()
+    round_id = seed_round(engine, emails=35, sms=0, now=now)
+    state = providers.sendgrid
+    state.push(*[Outcome()] * (request_no - 1), Outcome.hang(8))
+    expected = 10 * (request_no - 1)
+    run_sender(
+        providers,
+        round_id,
+        now,
+        kill_when=lambda: state.requests_seen >= request_no and len(state.delivered) >= expected,
+    )
+    hung = in_doubt_ids(engine) - set(map(int, state.accepted_per_outreach()))
+    assert len(hung) == 10
+    finish(providers, round_id, now)
+
+    assert in_doubt_ids(engine) == hung  # not sent again without evidence
+    assert len(state.delivered) == 25
+    with engine.connect() as conn:
+        listed = unsettled(conn, now=now, channels={"email": SENDGRID_DOUBT}, round_id=round_id)
+    assert {u.outreach_id for u in listed} == hung
+    assert {u.kind for u in listed} == {"in_doubt"}
+    assert all("enrich outreach resolve" in u.next_action for u in listed)  # grace 0 here
+
+    steward_sends_again(providers, round_id, hung, now)
+    assert_exactly_once(providers, emails=35, sms=0)
+    with engine.connect() as conn:
+        decisions = conn.execute(
+            select(AuditEvent.entity_id, AuditEvent.actor).where(  # type: ignore[call-overload]
+                AuditEvent.action == "outreach.resolved"
+            )
+        ).all()
+    assert sorted(decisions) == sorted((i, "steward:alice") for i in hung)
 
 
 @pytest.mark.parametrize("accepted_before_kill", [1, 13, 29])
@@ -166,10 +236,11 @@ def test_killed_at_unscripted_instants_then_rerun_sends_everything_once(
     assert_exactly_once(providers, emails=30, sms=20)
 
 
-def test_a_timed_out_email_waits_for_evidence_then_goes_out_once(
+def test_a_timed_out_email_stays_in_doubt_after_the_grace_until_the_steward_decides(
     providers: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No webhook event within the grace: the email was not taken and is sent again, once."""
+    """No webhook event within the grace is no proof that SendGrid did not take the email:
+    it is never sent again on its own; the steward's decision sends it once."""
     from enrich.settings import get_settings
 
     monkeypatch.setenv("ENRICH_SENDGRID_RECONCILE_GRACE_MINUTES", "60")
@@ -185,8 +256,19 @@ def test_a_timed_out_email_waits_for_evidence_then_goes_out_once(
     assert (again.sent, again.in_doubt) == (0, 5)
     assert len(providers.sendgrid.delivered) == 10
     later = send_round(round_id, now + timedelta(minutes=61))
-    assert (later.sent, later.in_doubt) == (5, 0)
-    providers.sendgrid.flush_webhooks()
+    assert (later.sent, later.in_doubt) == (0, 5)
+    assert len(providers.sendgrid.delivered) == 10
+    engine = get_engine(providers.settings)
+    with engine.connect() as conn:
+        listed = unsettled(conn, now=now + timedelta(minutes=30), channels=GRACE_60)
+        late = unsettled(conn, now=now + timedelta(minutes=61), channels=GRACE_60)
+    assert len(listed) == 5
+    assert {u.reason for u in listed} == {
+        "no answer from SendGrid within 1s; the message may have been accepted"
+    }
+    assert all(u.next_action.startswith("waiting for sendgrid events until") for u in listed)
+    assert all("enrich outreach resolve" in u.next_action for u in late)
+    steward_sends_again(providers, round_id, in_doubt_ids(engine), now + timedelta(minutes=62))
     assert_exactly_once(providers, emails=15, sms=0)
 
 
@@ -242,3 +324,43 @@ def test_a_refused_key_mid_batch_records_what_went_out_once_and_gives_back_the_r
 
     send_round(round_id, now)
     assert_exactly_once(providers, emails=25, sms=0)
+
+
+def sent_count(engine: Engine, channel: str) -> int:
+    return sum(1 for status in outreach_statuses(engine, channel).values() if status == "sent")
+
+
+def test_killed_every_two_seconds_each_run_settles_more_sms_than_the_one_before(
+    providers: Setup,
+) -> None:
+    """A run that dies leaves its claimed messages in doubt. The next run settles them with
+    one look at Twilio's message list, records what it found at once, and only then sends
+    on: so even a sender killed every two seconds gets further each time."""
+    engine = get_engine(providers.settings)
+    now = utcnow()
+    round_id = seed_round(engine, emails=0, sms=60, now=now)
+    twilio = providers.twilio
+    twilio.latency = 0.05
+    settled: list[int] = []
+    for _ in range(8):
+        seen = len(twilio.request_times)
+        killed = run_sender(
+            providers,
+            round_id,
+            now,
+            kill_when=lambda seen=seen: (
+                len(twilio.request_times) > seen  # type: ignore[misc]
+                and time.monotonic() - twilio.request_times[seen] >= 2.0
+            ),
+            must_kill=False,
+            ENRICH_TWILIO_MESSAGES_PER_SECOND=10,
+            ENRICH_TWILIO_CONCURRENCY=4,
+        )
+        settled.append(sent_count(engine, "sms"))
+        if not killed or settled[-1] == 60:
+            break
+    assert len(settled) >= 3, f"the sender was killed too rarely to tell: {settled}"
+    assert settled[-1] == 60
+    assert all(b > a for a, b in pairwise(settled)), settled
+    twilio.flush_webhooks()
+    assert_exactly_once(providers, emails=0, sms=60)

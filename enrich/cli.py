@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 
 from enrich import (
@@ -13,14 +15,31 @@ from enrich import (
     cli_providers,
     cli_round,
     cli_web,
+    exit_codes,
 )
 from enrich.cli_sweep import sweep_app
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
+from enrich.settings_errors import describe
 from models.db import current_revision, upgrade
 
 app = typer.Typer(help="Enrich keeps your customer contact base alive.", no_args_is_help=True)
 console = Console()
+
+
+@app.callback()
+def check_settings() -> None:
+    """Read the settings before any command runs: an invalid one stops it, exit 2.
+
+    One line per invalid variable on stderr, no traceback; checked here once for every command
+    (including those that never read a setting, so a broken .env is found at the first command).
+    """
+    try:
+        get_settings()
+    except (ValidationError, SettingsError) as err:
+        for line in describe(err):
+            typer.echo(line, err=True)
+        raise typer.Exit(exit_codes.INVALID) from None
 
 
 @app.command("init")

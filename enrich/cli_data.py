@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import typer
@@ -13,6 +12,7 @@ from rich.table import Table
 from enrich.demo_data import write_demo_csv
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
+from models import safe_csv
 from models.db import upgrade
 from models.importing import ImportFileError, ImportReport, import_csv
 
@@ -30,10 +30,13 @@ OUT_OPTION = typer.Option(Path("var/demo/customers.csv"), "--out", help="Where t
 
 
 def write_rejects(report: ImportReport, path: Path) -> None:
-    """The steward's report: one line per rejected row or invalid value, with the value itself."""
+    """The steward's report: one line per rejected row, invalid or refused value, with the value.
+
+    Written spreadsheet-safe: a cell that would run as a formula starts with ``'``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = safe_csv.Writer(handle)
         writer.writerow(["line", "column", "value", "reason", "outcome"])
         for item in sorted(report.rejects, key=lambda r: (r.line, r.column)):
             writer.writerow([item.line, item.column, item.value, item.reason, item.kind])
@@ -51,6 +54,7 @@ def _summary(report: ImportReport) -> Table:
         ("rows rejected", report.rows_rejected),
     ]
     rows += [(f"invalid {column}", n) for column, n in sorted(report.invalid_values.items())]
+    rows += [(f"refused {column}", n) for column, n in sorted(report.refused_values.items())]
     if report.opted_out_kept:
         rows.append(("values kept opted out", report.opted_out_kept))
     for label, count in rows:

@@ -6,7 +6,6 @@ mailbox; phone numbers are random but valid for their country, so the ladder has
 
 from __future__ import annotations
 
-import csv
 import random
 import unicodedata
 from dataclasses import dataclass
@@ -16,9 +15,8 @@ from typing import Final
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from models.import_file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-
-COLUMNS: Final = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+from models import safe_csv
+from models.import_file import COLUMNS
 
 
 @dataclass(frozen=True)
@@ -365,8 +363,9 @@ def write_demo_csv(path: Path, *, count: int, seed: int) -> int:
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
+        writer = safe_csv.Writer(handle)
+        writer.writerow(COLUMNS)
         for index in range(1, count + 1):
-            writer.writerow(_row(rng, index))
+            row = _row(rng, index)
+            writer.writerow(row[column] for column in COLUMNS)
     return count

@@ -6,6 +6,7 @@ Lines are read one by one, so a broken quote costs the row it starts on, not the
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,17 +14,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, TextIO
 
+from models.safe_csv import restore
 from models.validation import (
     normalise_address,
     normalise_country,
     normalise_email,
     normalise_locale,
     normalise_phone,
+    normalise_text,
     parse_locale,
+    visible,
 )
 from models.vocabulary import BOUNCED, INVALID, UNVERIFIED, VALID
 
-REQUIRED_COLUMNS: Final = (
+# Every column the import knows, in the order Enrich writes them; a file may have any subset
+# that includes the required ones, in any order: a column it lacks is read as empty cells.
+COLUMNS: Final = (
     "external_id",
     "given_name",
     "family_name",
@@ -35,11 +41,23 @@ REQUIRED_COLUMNS: Final = (
     "city",
     "country",
     "locale",
+    "email_bounced_at",
+    "phone",
 )
-OPTIONAL_COLUMNS: Final = ("email_bounced_at", "phone")
+REQUIRED_COLUMNS: Final = ("external_id",)
 # A quoted field may span lines (an address with a newline); beyond this it is a broken quote.
 MAX_RECORD_LINES: Final = 20
+# A cell is trimmed of spaces, tabs and line breaks, but of no other control character (such as
+# U+0085): normalise_text must see those to refuse them, wherever they stand.
+CELL_TRIM: Final = "".join(
+    c
+    for c in map(chr, range(0x3001))
+    if c.isspace() and (c in "\t\n\r" or unicodedata.category(c) != "Cc")
+)
 ADDRESS_COLUMNS: Final = ("street", "house_number", "postal_code", "city")
+NAME_COLUMNS: Final = ("given_name", "family_name")
+# Free text typed by a person somewhere: each cell must pass :func:`normalise_text`.
+TEXT_COLUMNS: Final = (*NAME_COLUMNS, "email", "mobile", "phone", *ADDRESS_COLUMNS)
 PHONE_COLUMNS: Final[tuple[tuple[str, Literal["mobile", "any"]], ...]] = (
     ("mobile", "mobile"),
     ("phone", "any"),
@@ -118,7 +136,9 @@ class CsvRecords:
                 return self._broken(buffer, "broken quoting: unterminated quote")
             reason = f"wrong number of fields: expected {expected}, got {len(fields)}"
             return Record(first[0], None, first[1].rstrip("\r\n"), reason)
-        return Record(first[0], [f.strip() for f in fields], "", "")
+        # restore: a file Enrich wrote (the demo data, a report) reads back as it was meant.
+        cells = [restore(f.strip(CELL_TRIM)).strip(CELL_TRIM) for f in fields]
+        return Record(first[0], cells, "", "")
 
     def _broken(self, buffer: list[tuple[int, str]], reason: str) -> Record:
         # Give back every line after the first: they are read again as records of their own.
@@ -133,7 +153,7 @@ class RejectRow:
     column: str
     value: str
     reason: str
-    kind: Literal["rejected", "invalid"]
+    kind: Literal["rejected", "invalid", "refused"]
 
 
 @dataclass
@@ -145,17 +165,22 @@ class ImportReport:
     profiles_unchanged: int = 0
     rows_rejected: int = 0
     invalid_values: dict[str, int] = field(default_factory=dict)
+    # Values left out because they hold characters no field may store (normalise_text).
+    refused_values: dict[str, int] = field(default_factory=dict)
     # Values not applied because the stored contact point of that kind is opted out.
     opted_out_kept: int = 0
     unknown_columns: list[str] = field(default_factory=list)
     rejects: list[RejectRow] = field(default_factory=list)
 
     def add(self, line: int, column: str, value: str, reason: str, kind: str) -> None:
-        self.rejects.append(RejectRow(line, column, value, reason, kind))  # type: ignore[arg-type]
+        # visible: a hidden control character shows as <U+202E> where the steward reads it.
+        row = RejectRow(line, column, visible(value), reason, kind)  # type: ignore[arg-type]
+        self.rejects.append(row)
         if kind == "rejected":
             self.rows_rejected += 1
         else:
-            self.invalid_values[column] = self.invalid_values.get(column, 0) + 1
+            counts = self.invalid_values if kind == "invalid" else self.refused_values
+            counts[column] = counts.get(column, 0) + 1
 
 
 @dataclass
@@ -196,8 +221,7 @@ def read_header(records: CsvRecords, name: str) -> tuple[list[str], list[str]]:
             f"{name}: missing required column(s): {', '.join(missing)} "
             f"(required: {', '.join(REQUIRED_COLUMNS)})"
         )
-    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
-    return columns, [c for c in columns if c not in known]
+    return columns, [c for c in columns if c not in COLUMNS]
 
 
 def _parse_when(raw: str) -> datetime | None:
@@ -214,14 +238,34 @@ def _point(value: str, raw: str, status: str, reason: str | None = None) -> dict
     return point
 
 
+def refuse_text(line: int, cells: dict[str, str], report: ImportReport) -> set[str]:
+    """Normalise the free-text cells in place; a refused one is reported and emptied.
+
+    An emptied cell means what an empty cell means: nothing stored is changed by it, so a
+    refused name leaves the profile without that name (or with the name it had).
+    """
+    refused: set[str] = set()
+    for column in TEXT_COLUMNS:
+        if not (raw := cells[column]):
+            continue
+        # Email and phone numbers have syntax rules of their own; the rest must say something.
+        text = normalise_text(raw, needs_letter_or_digit=column not in ("email", "mobile", "phone"))
+        if text.value is None:
+            report.add(line, column, raw, text.reason or "text: refused", "refused")
+            refused.add(column)
+        cells[column] = text.value or ""
+    return refused
+
+
 def plan_row(line: int, cells: dict[str, str], report: ImportReport, rules: RowRules) -> Row:
     """What one good row asks for; bad values are reported and kept as ``invalid`` points."""
 
     def invalid(column: str, reason: str, value: str | None = None) -> None:
         report.add(line, column, cells[column] if value is None else value, reason, "invalid")
 
+    refused = refuse_text(line, cells, report)
     profile: dict[str, str] = {}
-    for column in ("given_name", "family_name"):
+    for column in NAME_COLUMNS:
         if cells[column]:
             profile[column] = cells[column][:200]
     if cells["locale"]:
@@ -260,7 +304,9 @@ def plan_row(line: int, cells: dict[str, str], report: ImportReport, rules: RowR
                 points[column] = _point(raw, raw, INVALID, phone.reason)
             else:
                 points[column] = _point(phone.value, raw, VALID)
-    if any(cells[c] for c in ADDRESS_COLUMNS):
+    # An address with a refused part is left out whole: its other parts alone would read as
+    # an incomplete address, which it is not.
+    if any(cells[c] for c in ADDRESS_COLUMNS) and not refused.intersection(ADDRESS_COLUMNS):
         address = normalise_address(
             **{c: cells[c] for c in ADDRESS_COLUMNS},
             country=country if cells["country"] else rules.default_region,
@@ -292,10 +338,14 @@ def read_rows(
         if not any(fields):  # a spreadsheet's trailing ",,,," row: nothing to import
             continue
         report.rows_read += 1
-        cells = dict.fromkeys(OPTIONAL_COLUMNS, "") | dict(zip(columns, fields, strict=True))
+        cells = dict.fromkeys(COLUMNS, "") | dict(zip(columns, fields, strict=True))
         external_id = cells["external_id"]
         if not external_id:
             report.add(line, "external_id", "", "missing external_id", "rejected")
+        elif (checked := normalise_text(external_id)).value != external_id:
+            # An id is matched as it is: a line break in it is no space, it is a broken id.
+            reason = checked.reason or "external_id: line break or tab"
+            report.add(line, "external_id", external_id, reason, "rejected")
         elif len(external_id) > 128:
             report.add(line, "external_id", external_id, "external_id too long", "rejected")
         elif external_id in first_seen:

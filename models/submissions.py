@@ -27,7 +27,14 @@ from models.completion import complete_if_done
 from models.proof import Challenge, consume, create_challenge, verify_contact_point
 from models.responses import FIELDS, LinkContext, link_context, link_row
 from models.tables import Consent, ContactPoint, Profile, Submission
-from models.validation import normalise_address, normalise_country, normalise_email, normalise_phone
+from models.validation import (
+    TextResult,
+    normalise_address,
+    normalise_country,
+    normalise_email,
+    normalise_phone,
+    normalise_text,
+)
 from models.vocabulary import CHANNEL_KIND, OPTED_OUT, UNVERIFIED, VALID
 
 LINK_METHOD = {"email": "link:email", "sms": "link:sms", "letter": "letter:qr"}
@@ -68,13 +75,13 @@ class SubmissionResult:
     completed: list[int] = field(default_factory=list)
 
 
-def _clean(text: Any, limit: int) -> str | None:
-    """The text when it is a plausible form value, else None (too long, control characters)."""
-    if not isinstance(text, str) or len(text) > limit:
-        return None
-    if any(ord(ch) < 32 or ch in "<>" for ch in text):
-        return None
-    return text
+def _typed(
+    text: Any, limit: int, invalid: str, *, needs_letter_or_digit: bool = False
+) -> TextResult:
+    """A form value through the import's text rule; too long or with markup it is ``invalid``."""
+    if not isinstance(text, str) or len(text) > limit or "<" in text or ">" in text:
+        return TextResult(reason=invalid)
+    return normalise_text(text, needs_letter_or_digit=needs_letter_or_digit)
 
 
 def _validate(
@@ -90,19 +97,21 @@ def _validate(
         elif act.action == "confirm" and ctx.fields[kind].contact_point_id is None:
             errors[kind] = f"{kind}: nothing to confirm"
         elif act.action == "change" and kind == "email":
-            text = _clean(act.value, MAX_FIELD)
-            result = normalise_email(text) if text is not None else None
-            if result is None or not result.ok:
-                errors[kind] = result.reason if result and result.reason else "email: invalid"
+            text = _typed(act.value, MAX_FIELD, "email: invalid")
+            if text.value is None:
+                errors[kind] = text.reason or "email: invalid"
+            elif (email := normalise_email(text.value)).value is None:
+                errors[kind] = email.reason or "email: invalid"
             else:
-                values[kind] = result.value
+                values[kind] = email.value
         elif act.action == "change" and kind == "mobile":
-            text = _clean(act.value, 64)
-            phone = normalise_phone(text, default_region=default_region) if text else None
-            if phone is None or not phone.ok:
-                errors[kind] = phone.reason if phone and phone.reason else "phone: invalid"
-            else:
+            text = _typed(act.value, 64, "phone: invalid")
+            if text.value is None:
+                errors[kind] = text.reason or "phone: invalid"
+            elif (phone := normalise_phone(text.value, default_region=default_region)).ok:
                 values[kind] = phone.value
+            else:
+                errors[kind] = phone.reason or "phone: invalid"
         elif act.action == "change":
             errors.update(_validate_address(act.address, country or default_region))
             if not any(k.startswith("postal") for k in errors):
@@ -125,10 +134,16 @@ def _validate_address(address: PostalInput | None, country: str) -> dict[str, st
     if address is None:
         return {"postal": "address: missing"}
     for column, limit in _ADDRESS_LIMITS.items():
-        if _clean(getattr(address, column), limit) is None:
-            return {f"postal.{column}": f"address: invalid {column.replace('_', ' ')}"}
-    if address.country is not None and normalise_country(_clean(address.country, 64)) is None:
-        return {"postal.country": "address: unknown country"}
+        invalid = f"address: invalid {column.replace('_', ' ')}"
+        text = _typed(getattr(address, column), limit, invalid, needs_letter_or_digit=True)
+        if text.value is None:
+            return {f"postal.{column}": text.reason or invalid}
+    if address.country is not None:
+        country_text = _typed(address.country, 64, "address: unknown country")
+        if country_text.value is None:
+            return {"postal.country": country_text.reason or "address: unknown country"}
+        if normalise_country(country_text.value) is None:
+            return {"postal.country": "address: unknown country"}
     result = normalise_address(
         street=address.street,
         house_number=address.house_number,
@@ -290,7 +305,7 @@ def apply_submission(
         return SubmissionResult("invalid", errors)
     if not consume(session, row.id, now):
         return SubmissionResult("already_used")
-    client_time = _clean(client_time, 64)
+    client_time = _typed(client_time, 64, "invalid").value or None
     submission = Submission(
         profile_id=ctx.profile_id,
         token_id=row.id,

@@ -1,4 +1,4 @@
-"""Pure normalisation and validation of contact data: email, phone, country, locale, address.
+"""Pure normalisation and validation of contact data: free text, email, phone, address, ...
 
 Every check returns the normalised value or a short, stable reason that never echoes the value,
 so reasons can go into reports, audit rows and logs without carrying personal data. Only country
@@ -18,6 +18,64 @@ import pycountry
 from babel import Locale, UnknownLocaleError
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+# -- free text: one rule for every field a person types (names, address parts, email, phone) --
+
+# Control characters (C0 with NUL, DEL, C1) and lone surrogates, which no database stores;
+# bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069), which make text
+# display as something else; and U+FFFD, the trace of a broken encoding. Combining marks,
+# ZWJ/ZWNJ (U+200C/U+200D, needed in Indic and Persian names) and every script stay allowed.
+# Tab, LF and CR are not here: they become spaces (_LINE_BREAKS).
+_REFUSED_CHARACTER: Final = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffd\ud800-\udfff]"
+)
+_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# A line break or tab inside a spreadsheet cell (Alt+Enter) is a space, not a character to refuse.
+_LINE_BREAKS: Final = re.compile(r" *[\t\r\n][\t\r\n ]*")
+# Reasons of :func:`normalise_text`, each followed by the character's code point but the last.
+TEXT_CONTROL: Final = "text: control character"
+TEXT_DIRECTION: Final = "text: direction control character"
+TEXT_UNREADABLE: Final = "text: unreadable character"
+TEXT_NO_LETTER: Final = "text: no letter or digit"
+
+
+@dataclass(frozen=True)
+class TextResult:
+    value: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None
+
+
+def normalise_text(raw: str, *, needs_letter_or_digit: bool = False) -> TextResult:
+    """``raw`` stripped, line breaks and tabs as spaces, or why it cannot be stored as typed.
+
+    The reason names the refused character's code point (``text: control character U+0000``),
+    never the value. ``needs_letter_or_digit`` is for a name, a street, a city, ...: a value
+    made only of emoji, symbols or punctuation is not one.
+    """
+    # Checked before stripping: a control character at the edge is refused too, not hidden.
+    found = _REFUSED_CHARACTER.search(raw)
+    if found is not None:
+        char = found.group()
+        if char in _BIDI_CONTROLS:
+            kind = TEXT_DIRECTION
+        elif char == "\ufffd" or "\ud800" <= char <= "\udfff":
+            kind = TEXT_UNREADABLE
+        else:
+            kind = TEXT_CONTROL
+        return TextResult(reason=f"{kind} U+{ord(char):04X}")
+    text = _LINE_BREAKS.sub(" ", raw).strip()
+    if needs_letter_or_digit and text and not any(ch.isalnum() for ch in text):
+        return TextResult(reason=TEXT_NO_LETTER)
+    return TextResult(value=text)
+
+
+def visible(text: str) -> str:
+    """``text`` with each refused character shown as ``<U+202E>``, for the steward's report."""
+    return _REFUSED_CHARACTER.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
 @dataclass(frozen=True)
@@ -107,17 +165,20 @@ def normalise_email(raw: str | None) -> EmailResult:
     text = (raw or "").strip()
     if not text:
         return EmailResult(reason="email: empty")
-    if simple := _simple_email(text):
-        return EmailResult(value=simple)
-    try:
-        checked = validate_email(text, check_deliverability=False)
-    except EmailNotValidError as err:
-        message = str(err)
-        for needle, reason in _EMAIL_REASONS:
-            if needle in message:
-                return EmailResult(reason=reason)
-        return EmailResult(reason="email syntax: invalid")
-    return EmailResult(value=f"{checked.local_part}@{checked.domain.lower()}")
+    if not (email := _simple_email(text)):
+        try:
+            checked = validate_email(text, check_deliverability=False)
+        except EmailNotValidError as err:
+            message = str(err)
+            for needle, reason in _EMAIL_REASONS:
+                if needle in message:
+                    return EmailResult(reason=reason)
+            return EmailResult(reason="email syntax: invalid")
+        email = f"{checked.local_part}@{checked.domain.lower()}"
+    # RFC 6531 allows a mailbox named only by emoji or symbols; no customer of ours has one.
+    if not any(ch.isalnum() for ch in email.rpartition("@")[0]):
+        return EmailResult(reason="email syntax: no letter or digit before @")
+    return EmailResult(value=email)
 
 
 _MOBILE_TYPES: Final = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)

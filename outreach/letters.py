@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models import safe_csv
 from models.returns import luhn_digit
 
 MANIFEST_FIELDS = (
@@ -58,7 +58,7 @@ class ManifestRow:
 def manifest_csv(rows: Sequence[ManifestRow]) -> bytes:
     """The print house's manifest: one row per letter, in the PDF's page order."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    writer = safe_csv.Writer(buf)
     writer.writerow(MANIFEST_FIELDS)
     for row in rows:
         writer.writerow(row.as_csv())
@@ -67,7 +67,7 @@ def manifest_csv(rows: Sequence[ManifestRow]) -> bytes:
 
 def read_manifest_ids(data: str) -> list[int]:
     """Outreach ids listed in a manifest's text, in order."""
-    return [int(row["outreach_id"]) for row in csv.DictReader(io.StringIO(data))]
+    return [int(row["outreach_id"]) for row in safe_csv.dict_rows(io.StringIO(data))]
 
 
 def render_pdf(html: str) -> tuple[bytes, int]:

@@ -11,8 +11,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from models.validation import TEXT_CONTROL, TEXT_DIRECTION, TEXT_NO_LETTER, TEXT_UNREADABLE
+
 LANGUAGES = ("nl", "en")
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
+# Refused characters get their own text, whatever the field: the customer must learn what to fix.
+_TEXT_REASONS = (
+    (TEXT_CONTROL, "err_text_control"),
+    (TEXT_DIRECTION, "err_text_direction"),
+    (TEXT_UNREADABLE, "err_text_unreadable"),
+    (TEXT_NO_LETTER, "err_text_no_letter"),
+    ("email syntax: no letter or digit", "err_text_no_letter"),
+)
 
 
 @lru_cache(maxsize=8)
@@ -39,6 +49,9 @@ def error_text(field: str, reason: str, text: dict[str, Any]) -> str:
         return str(text["err_action"])
     if "nothing to confirm" in reason:
         return str(text["err_nothing_to_confirm"])
+    for prefix, key in _TEXT_REASONS:
+        if reason.startswith(prefix):
+            return str(text[key])
     if reason.endswith(": empty") and f"err_{field}_empty" in text:
         return str(text[f"err_{field}_empty"])
     return str(text.get(f"err_{field}", text["err_postal"]))

@@ -188,11 +188,12 @@ def _parse(form: FormData) -> tuple[SubmissionForm, dict[str, str], dict[str, st
         house_number=values["house_number"],
         postal_code=values["postal_code"],
         city=values["city"],
-        country=values["country"].strip() or None,
+        country=values["country"] if values["country"].strip() else None,
     )
+    # Values go as typed: the shared text rule trims them, after refusing hidden characters.
     sub = SubmissionForm(
-        email=FieldAction(chosen["email"], value=values["email"].strip()),  # type: ignore[arg-type]
-        mobile=FieldAction(chosen["mobile"], value=values["mobile"].strip()),  # type: ignore[arg-type]
+        email=FieldAction(chosen["email"], value=values["email"]),  # type: ignore[arg-type]
+        mobile=FieldAction(chosen["mobile"], value=values["mobile"]),  # type: ignore[arg-type]
         postal=FieldAction(chosen["postal"], address=address),  # type: ignore[arg-type]
     )
     return sub, values, chosen

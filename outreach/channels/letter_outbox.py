@@ -8,11 +8,11 @@ print house takes only pairs, and :meth:`LetterOutbox.already_sent` reads only m
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from models import safe_csv
 from models.types import utcnow
 from outreach.channels.base import (
     OUTBOX_PROVIDER,
@@ -103,7 +103,7 @@ class LetterOutbox:
             return found
         for path in sorted(self.folder.glob(MANIFEST_GLOB)):
             with path.open(encoding="utf-8", newline="") as fh:
-                for row in csv.DictReader(fh):
+                for row in safe_csv.dict_rows(fh):
                     outreach_id = int(row["outreach_id"])
                     if outreach_id in wanted and outreach_id not in found:
                         found[outreach_id] = SendResult(

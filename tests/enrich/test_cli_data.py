@@ -167,3 +167,28 @@ def test_latin1_file_imports_with_the_encoding_option(settings: Settings, tmp_pa
     assert code == 0, output
     with get_engine(settings).connect() as conn:
         assert conn.execute(select(P.c.given_name)).scalar_one() == "Zoë"
+
+
+def test_refused_characters_are_in_the_report_and_not_in_the_database(
+    settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "crm.csv"
+    hostile = GOOD.replace("Anna", "An\x00na").replace("Kerkstraat", "Kerk\u202estraat")
+    path.write_text("\n".join([HEADER, hostile]) + "\n", encoding="utf-8")
+    rejects = tmp_path / "rejects.csv"
+
+    code, output = invoke("import", str(path), "--rejects", str(rejects))
+
+    assert code == 0, output  # the row is imported, without the refused values
+    assert re.search(r"refused given_name\W+1\b", output), output
+    with rejects.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[1:] == [
+        ["2", "given_name", "An<U+0000>na", "text: control character U+0000", "refused"],
+        ["2", "street", "Kerk<U+202E>straat", "text: direction control character U+202E",
+         "refused"],
+    ]  # fmt: skip
+    with get_engine(settings).connect() as conn:
+        assert conn.execute(select(P.c.given_name)).scalar_one() is None
+        kinds = {kind for (kind,) in conn.execute(select(C.c.kind))}
+    assert kinds == {"email", "mobile"}

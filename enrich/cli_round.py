@@ -32,6 +32,7 @@ CAMPAIGN_OPTION = typer.Option(None, "--campaign", help="Campaign file (default:
 EXCLUSION_LABELS = {
     "opted_out": "opted out or objected",
     "enrolled": "already in an active round",
+    "exhausted": "ladder ran out recently, data unchanged since",
     "cooldown": "contacted within the cool-down",
 }
 
@@ -65,6 +66,7 @@ def plan_command(campaign: Path | None = CAMPAIGN_OPTION) -> None:
             now=utcnow(),
             max_age_days=settings.verification_max_age_days,
             cooldown_days=settings.cooldown_days,
+            exhausted_cooldown_days=settings.exhausted_cooldown_days,
         )
     console.print(f"Campaign [bold]{spec.key}[/bold]: {result.total:,} profiles would be enrolled.")
     console.print(_table("Per gap (a profile can have several)", "gap", result.per_gap))

@@ -144,6 +144,15 @@ class Enrollment(SQLModel, table=True):
         ),
         Index("ix_enrollment_round_state", "round_id", "state"),
         Index("ix_enrollment_due", "state", "next_due_at"),
+        # Selection probes each profile's latest exhausted enrollment (models.selection);
+        # partial, so enrolling (active rows) does not pay for it.
+        Index(
+            "ix_enrollment_exhausted_profile",
+            "profile_id",
+            "ended_at",
+            sqlite_where=text("state = 'exhausted'"),
+            postgresql_where=text("state = 'exhausted'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

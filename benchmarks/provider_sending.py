@@ -336,6 +336,7 @@ def run(args: argparse.Namespace) -> int:
             now=now,
             max_age_days=730,
             cooldown_days=30,
+            exhausted_cooldown_days=180,
             batch_size=10_000,
         )
         with engine.connect() as conn:

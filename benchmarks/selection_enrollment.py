@@ -1,7 +1,9 @@
 """Selection + enrollment throughput against a raw ``executemany`` insert of the same rows.
 
 For each size, builds a temporary SQLite database (migrated schema) with profiles and contact
-points carrying a realistic share of gaps, then measures in the same run:
+points carrying a realistic share of gaps, and an earlier round whose ladder ran out for a share
+of them (``--exhausted-share``; half of those changed no data since, so the exhausted cool-down
+holds them back), then measures in the same run:
 
 (a) ``models.enrollment.enroll`` - gap selection and ``INSERT ... SELECT`` per batch of ids;
 (b) a raw ``sqlite3`` ``executemany`` of as many enrollment rows into an identical table
@@ -13,7 +15,7 @@ so it counts Python objects and SQLite's page cache alike; elsewhere ``ru_maxrss
 reads 0 when an earlier phase peaked higher). No ``tracemalloc``: it would slow the Python-heavy
 raw insert far more than the SQL-heavy enrolment and flatter the ratio.
 
-    python benchmarks/selection_enrollment.py --sizes 100000,1000000
+    python benchmarks/selection_enrollment.py --sizes 100000,1000000 [--exhausted-share 0.1]
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def _contacts(rng: random.Random, profile_id: int) -> Iterator[tuple[Any, ...]]:
             yield (profile_id, "postal", "Dorpsstraat 1", "unverified", None)
 
 
-def build(path: Path, size: int, seed: int = 7) -> None:
+def build(path: Path, size: int, exhausted_share: float, seed: int = 7) -> None:
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     engine.dispose()
@@ -96,9 +98,10 @@ def build(path: Path, size: int, seed: int = 7) -> None:
         )
         con.execute(
             "INSERT INTO round (id, campaign_id, started_by, status, started_at)"
-            " VALUES (1, 1, 'bench', 'running', ?)",
-            (TS,),
+            " VALUES (1, 1, 'bench', 'running', ?), (2, 1, 'bench', 'finished', ?)",
+            (TS, TS),
         )
+        _exhausted_history(con, rng, size, exhausted_share)
         # The raw baseline's table: same columns and indexes as enrollment, other names.
         for (sql,) in con.execute(
             "SELECT sql FROM sqlite_master WHERE tbl_name = 'enrollment' AND sql IS NOT NULL"
@@ -106,6 +109,30 @@ def build(path: Path, size: int, seed: int = 7) -> None:
             con.execute(sql.replace("enrollment", "enrollment_raw"))
     con.execute("ANALYZE")
     con.close()
+
+
+def _exhausted_history(
+    con: sqlite3.Connection, rng: random.Random, size: int, share: float
+) -> None:
+    """Round 2 ran out for ``share`` of the profiles 20 days ago; half of them changed no data
+    since (their contact points are older), the other half did (written at NOW)."""
+    ended = (NOW - timedelta(days=20)).replace(tzinfo=None).isoformat(sep=" ")
+    older = (NOW - timedelta(days=60)).replace(tzinfo=None).isoformat(sep=" ")
+    exhausted = [i for i in range(1, size + 1) if rng.random() < share]
+    con.executemany(
+        "INSERT INTO enrollment (round_id, profile_id, state, gap_mask, step_index, created_at,"
+        " updated_at, ended_at, end_reason) VALUES (2, ?, 'exhausted', 1, 2, ?, ?, ?,"
+        " 'ladder exhausted')",
+        ((i, older, ended, ended) for i in exhausted),
+    )
+    con.executemany(
+        "UPDATE contact_point SET created_at = ?, updated_at = ? WHERE profile_id = ?",
+        ((older, older, i) for i in exhausted[::2]),
+    )
+    con.executemany(
+        "UPDATE profile SET created_at = ?, updated_at = ? WHERE id = ?",
+        ((older, older, i) for i in exhausted[::2]),
+    )
 
 
 def measure(fn: Callable[[], int]) -> tuple[int, float, float]:
@@ -117,12 +144,15 @@ def measure(fn: Callable[[], int]) -> tuple[int, float, float]:
     return rows, elapsed, peak_mib()
 
 
-def run(size: int, batch_size: int) -> None:
+def run(size: int, batch_size: int, exhausted_share: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         started = time.perf_counter()
-        build(path, size)
-        print(f"\n{size:,} profiles: test data built in {time.perf_counter() - started:.1f} s")
+        build(path, size, exhausted_share)
+        print(
+            f"\n{size:,} profiles ({exhausted_share:.0%} ran out in an earlier round): test data"
+            f" built in {time.perf_counter() - started:.1f} s"
+        )
         engine = make_engine(f"sqlite:///{path}")
 
         def via_enroll() -> int:
@@ -133,6 +163,7 @@ def run(size: int, batch_size: int) -> None:
                 now=NOW,
                 max_age_days=730,
                 cooldown_days=30,
+                exhausted_cooldown_days=180,
                 batch_size=batch_size,
             )
 
@@ -140,7 +171,9 @@ def run(size: int, batch_size: int) -> None:
         engine.dispose()
         masks = (
             sqlite3.connect(path)
-            .execute("SELECT profile_id, gap_mask FROM enrollment ORDER BY profile_id")
+            .execute(
+                "SELECT profile_id, gap_mask FROM enrollment WHERE round_id = 1 ORDER BY profile_id"
+            )
             .fetchall()
         )
 
@@ -182,9 +215,15 @@ def main() -> None:
         default=10_000,
         help="profile ids per enrolment statement (default: 10000)",
     )
+    parser.add_argument(
+        "--exhausted-share",
+        type=float,
+        default=0.1,
+        help="share of profiles whose ladder ran out in an earlier round (default: 0.1)",
+    )
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",") if s):
-        run(size, args.batch_size)
+        run(size, args.batch_size, args.exhausted_share)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ CAMPAIGN_OPTION = typer.Option(None, "--campaign", help="Campaign file (default:
 EXCLUSION_LABELS = {
     "opted_out": "opted out or objected",
     "enrolled": "already in an active round",
+    "exhausted": "ladder ran out recently, data unchanged since",
     "cooldown": "contacted within the cool-down",
 }
 
@@ -73,6 +74,7 @@ def _plan(spec: CampaignSpec) -> Any:
             now=utcnow(),
             max_age_days=settings.verification_max_age_days,
             cooldown_days=settings.cooldown_days,
+            exhausted_cooldown_days=settings.exhausted_cooldown_days,
         )
 
 

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     token_ttl_days: int = Field(default=60, ge=1)
     verification_max_age_days: int = Field(default=730, ge=1)
     cooldown_days: int = Field(default=30, ge=0)
+    exhausted_cooldown_days: int = Field(
+        default=180,
+        ge=0,
+        description="A profile whose ladder ran out is not selected again for this many days, "
+        "unless its contact data changes or it answers on the landing page meanwhile.",
+    )
     batch_size: int = Field(default=1000, ge=1, le=50_000)
     letter_batch_size: int = Field(default=500, ge=1)
 

@@ -82,6 +82,7 @@ def enrol_batch(
         now=now,
         max_age_days=settings.verification_max_age_days,
         cooldown_days=settings.cooldown_days,
+        exhausted_cooldown_days=settings.exhausted_cooldown_days,
         batch_size=settings.batch_size,
         limit=limit,
         id_range=tuple(id_range),  # type: ignore[arg-type]
@@ -257,6 +258,7 @@ def enrichment_round(
                 "limit": limit,
                 "max_age_days": settings.verification_max_age_days,
                 "cooldown_days": settings.cooldown_days,
+                "exhausted_cooldown_days": settings.exhausted_cooldown_days,
                 "batch_size": settings.batch_size,
             },
         )

@@ -9,6 +9,8 @@ recorded since then. The sender only writes to active enrollments, so completing
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,13 +35,37 @@ GAP_KIND = {
 STALE_KINDS = ("email", "mobile", "postal")
 
 
-def enrollment_spec(*, session: Session, enrollment: Enrollment) -> CampaignSpec | None:
-    """The campaign version the enrollment's round runs, or None when it cannot be read."""
-    definition = session.exec(
-        select(Campaign.definition)
-        .join(Round, col(Round.campaign_id) == col(Campaign.id))
-        .where(Round.id == enrollment.round_id)
-    ).first()
+@dataclass(frozen=True)
+class VerifiedPoint:
+    """What the rule needs of one verified contact point."""
+
+    kind: str
+    is_primary: bool
+    verified_at: datetime | None
+
+
+def open_gaps(*, gap_mask: int, verified: Iterable[VerifiedPoint], since: datetime) -> list[str]:
+    """The gaps of ``gap_mask`` not closed by the ``verified`` contact points, for an enrollment
+    that started at ``since``."""
+    points = list(verified)
+    verified_kinds = {cp.kind for cp in points}
+    still_open = []
+    for gap in gaps_of(gap_mask):
+        if gap in GAP_KIND and GAP_KIND[gap] not in verified_kinds:
+            still_open.append(gap)
+        if gap == "stale_verification":
+            fresh = [
+                cp.verified_at is not None and cp.verified_at >= since
+                for cp in points
+                if cp.is_primary and cp.kind in STALE_KINDS
+            ]
+            if not fresh or not all(fresh):
+                still_open.append(gap)
+    return still_open
+
+
+def spec_of(definition: Mapping[str, Any] | None) -> CampaignSpec | None:
+    """A stored campaign definition as a spec, or None when it cannot be read."""
     if not definition:
         return None
     try:
@@ -48,26 +74,30 @@ def enrollment_spec(*, session: Session, enrollment: Enrollment) -> CampaignSpec
         return None
 
 
+def required_purposes(spec: CampaignSpec | None) -> set[str]:
+    return {p.key for p in spec.purposes if p.required} if spec else set()
+
+
+def enrollment_spec(*, session: Session, enrollment: Enrollment) -> CampaignSpec | None:
+    """The campaign version the enrollment's round runs, or None when it cannot be read."""
+    definition = session.exec(
+        select(Campaign.definition)
+        .join(Round, col(Round.campaign_id) == col(Campaign.id))
+        .where(Round.id == enrollment.round_id)
+    ).first()
+    return spec_of(definition)
+
+
 def _goal_met(session: Session, enrollment: Enrollment) -> bool:
     points = session.exec(
         select(ContactPoint).where(
             ContactPoint.profile_id == enrollment.profile_id, ContactPoint.status == VERIFIED
         )
     ).all()
-    verified_kinds = {cp.kind for cp in points}
-    for gap in gaps_of(enrollment.gap_mask):
-        if gap in GAP_KIND and GAP_KIND[gap] not in verified_kinds:
-            return False
-        if gap == "stale_verification":
-            fresh = [
-                cp.verified_at is not None and cp.verified_at >= enrollment.created_at
-                for cp in points
-                if cp.is_primary and cp.kind in STALE_KINDS
-            ]
-            if not fresh or not all(fresh):
-                return False
-    spec = enrollment_spec(session=session, enrollment=enrollment)
-    required = {p.key for p in spec.purposes if p.required} if spec else set()
+    verified = [VerifiedPoint(cp.kind, cp.is_primary, cp.verified_at) for cp in points]
+    if open_gaps(gap_mask=enrollment.gap_mask, verified=verified, since=enrollment.created_at):
+        return False
+    required = required_purposes(enrollment_spec(session=session, enrollment=enrollment))
     if required:
         answered = set(
             session.exec(

@@ -39,7 +39,15 @@ from models.caps import CapPolicy, cap_hold, recent_sends
 from models.gaps import gaps_of
 from models.selection import gap_masks
 from models.tables import ContactPoint, Enrollment, Outreach, Profile, Round, VerificationToken
-from models.vocabulary import ACTIVE, CHANNEL_KIND, CHANNELS, EXHAUSTED, OPTED_OUT, SENT
+from models.vocabulary import (
+    ACTIVE,
+    CHANNEL_KIND,
+    CHANNELS,
+    EXHAUSTED,
+    OPTED_OUT,
+    SENT,
+    STANDING,
+)
 
 PROFILE = Profile.__table__  # type: ignore[attr-defined]
 CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
@@ -51,7 +59,6 @@ TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
 # The occasions another system may name. A fixed list, not free text: the context is stored and
 # audited, and free text could carry personal data. A new occasion is one entry here.
 CONTEXTS: Final = ("invoice", "reminder", "service")
-STANDING: Final = "standing"  # Round.status of a contact-moments round; it never finishes
 ACTOR: Final = "system:contact-moments"
 PROVIDER: Final = "contact_moment"
 TEMPLATE: Final = "moment"

@@ -82,6 +82,7 @@ def _enroll_range(
     now: datetime,
     max_age_days: int,
     cooldown_days: int,
+    exhausted_cooldown_days: int,
     id_range: tuple[int, int],
     limit: int | None,
 ) -> int:
@@ -90,6 +91,7 @@ def _enroll_range(
         now=now,
         max_age_days=max_age_days,
         cooldown_days=cooldown_days,
+        exhausted_cooldown_days=exhausted_cooldown_days,
         id_range=id_range,
     ).subquery("selected")
     when = literal(now, UTCDateTime())
@@ -138,6 +140,7 @@ def enroll(
     now: datetime,
     max_age_days: int,
     cooldown_days: int,
+    exhausted_cooldown_days: int,
     batch_size: int,
     limit: int | None = None,
     id_range: tuple[int, int] | None = None,
@@ -173,6 +176,7 @@ def enroll(
             "now": now,
             "max_age_days": max_age_days,
             "cooldown_days": cooldown_days,
+            "exhausted_cooldown_days": exhausted_cooldown_days,
             "id_range": batch,
             "limit": remaining,
         }

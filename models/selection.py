@@ -9,6 +9,15 @@ re-ask for a channel the customer left); a profile with no postal address at all
 ``unverified_postal`` gap (we ask for one); a verified contact point without a ``verified_at``
 counts as stale, since nothing proves when it was verified. Archived profiles (a stale-sweep
 decision) are never selected.
+
+A profile whose ladder ran out (an enrollment ended ``exhausted``) waits
+``exhausted_cooldown_days`` after that end, or until its data changes, whichever comes first: a
+contact point created or changed since (a new or changed value from an import, a value confirmed
+or corrected on the landing page, a status set by a provider event, a suppression sync or a
+returned letter), or a landing-page answer received since. Changes to the name, locale or time
+zone do not count: they give no new way to reach the customer. A contact-moment enrollment whose
+links expired (also ``exhausted``) never asked through a ladder and does not hold the profile
+back.
 """
 
 from __future__ import annotations
@@ -24,12 +33,14 @@ from sqlalchemy.sql import Select
 from models.campaign import CampaignSpec
 from models.gaps import GAP_BITS
 from models.ladder import first_step
-from models.tables import ContactPoint, Enrollment, Profile
+from models.tables import ContactPoint, Enrollment, Profile, Round, Submission
 from models.vocabulary import (
     ACTIVE,
     BOUNCED,
+    EXHAUSTED,
     INVALID,
     OPTED_OUT,
+    STANDING,
     USABLE_STATUSES,
     VERIFIED,
 )
@@ -37,12 +48,15 @@ from models.vocabulary import (
 P = Profile.__table__.alias("p")  # type: ignore[attr-defined]
 CP = ContactPoint.__table__.alias("cp")  # type: ignore[attr-defined]
 E = Enrollment.__table__  # type: ignore[attr-defined]
+R = Round.__table__  # type: ignore[attr-defined]
+S = Submission.__table__  # type: ignore[attr-defined]
 
 # Exclusion reasons, in the order a profile is attributed to one of them.
 EXCLUDED_OPTED_OUT = "opted_out"
 EXCLUDED_ENROLLED = "enrolled"
+EXCLUDED_EXHAUSTED = "exhausted"
 EXCLUDED_COOLDOWN = "cooldown"
-EXCLUSIONS = (EXCLUDED_OPTED_OUT, EXCLUDED_ENROLLED, EXCLUDED_COOLDOWN)
+EXCLUSIONS = (EXCLUDED_OPTED_OUT, EXCLUDED_ENROLLED, EXCLUDED_EXHAUSTED, EXCLUDED_COOLDOWN)
 NO_CHANNEL = "none"
 
 
@@ -122,6 +136,31 @@ def _in_cooldown(now: datetime, cooldown_days: int) -> ColumnElement[bool]:
     return P.c.last_contacted_at >= now - timedelta(days=cooldown_days)
 
 
+def _last_change() -> ColumnElement[Any]:
+    """When the profile's data last changed (module docstring); an aggregate over its contact
+    points, so only for the per-profile queries below."""
+    points = func.coalesce(func.max(CP.c.updated_at), P.c.created_at)
+    answered = select(func.max(S.c.received_at)).where(S.c.profile_id == P.c.id).scalar_subquery()
+    return case((answered > points, answered), else_=points)
+
+
+def _exhausted_hold(now: datetime, exhausted_cooldown_days: int) -> ColumnElement[bool]:
+    """Whether the profile's ladder ran out within the period and its data has not changed
+    since. Most profiles never ran out: one index probe, and the rest is skipped for them."""
+    ended = (
+        select(func.max(E.c.ended_at))
+        .select_from(E.join(R, R.c.id == E.c.round_id))
+        .where(
+            E.c.profile_id == P.c.id,
+            E.c.state == EXHAUSTED,
+            E.c.ended_at > now - timedelta(days=exhausted_cooldown_days),
+            R.c.status != STANDING,
+        )
+        .scalar_subquery()
+    )
+    return case((ended.is_(None), 0), (ended >= _last_change(), 1), else_=0) == 1
+
+
 def _id_range(stmt: Select[Any], id_range: tuple[int, int] | None) -> Select[Any]:
     if id_range is None:
         return stmt
@@ -134,6 +173,7 @@ def selection_query(
     now: datetime,
     max_age_days: int,
     cooldown_days: int,
+    exhausted_cooldown_days: int,
     id_range: tuple[int, int] | None = None,
 ) -> Select[Any]:
     """SELECT (profile_id, gap_mask) of every selectable profile with at least one gap.
@@ -151,7 +191,8 @@ def selection_query(
             or_(P.c.last_contacted_at.is_(None), ~_in_cooldown(now, cooldown_days)),
             ~_active_enrollment(),
         )
-        .group_by(P.c.id)
+        .group_by(P.c.id, P.c.created_at)
+        .having(~_exhausted_hold(now, exhausted_cooldown_days))
     )
     sub = _id_range(inner, id_range).subquery("selection")
     return select(sub.c.profile_id, sub.c.gap_mask).where(sub.c.gap_mask > 0)
@@ -188,18 +229,26 @@ class Plan:
 
 
 def plan(
-    *, conn: Connection, spec: CampaignSpec, now: datetime, max_age_days: int, cooldown_days: int
+    *,
+    conn: Connection,
+    spec: CampaignSpec,
+    now: datetime,
+    max_age_days: int,
+    cooldown_days: int,
+    exhausted_cooldown_days: int,
 ) -> Plan:
     """Count what a round of ``spec`` would select now; sends nothing and writes nothing.
 
     A profile is counted under one exclusion only, the first of: opted out or objected, already
-    in an active enrollment, contacted within the cool-down. Exclusions count only profiles
-    that have a gap.
+    in an active enrollment, its ladder ran out within the exhausted cool-down with no change of
+    its data since, contacted within the cool-down. Exclusions count only profiles that have a
+    gap.
     """
     flags = _flags(now=now, max_age_days=max_age_days)
     excluded = case(
         (or_(P.c.opted_out_at.is_not(None), P.c.objected_at.is_not(None)), EXCLUDED_OPTED_OUT),
         (_active_enrollment(), EXCLUDED_ENROLLED),
+        (_exhausted_hold(now, exhausted_cooldown_days), EXCLUDED_EXHAUSTED),
         (_in_cooldown(now, cooldown_days), EXCLUDED_COOLDOWN),
         else_=None,
     )
@@ -213,7 +262,7 @@ def plan(
         )
         .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
         .where(P.c.archived_at.is_(None))  # archived profiles are out of sight, not "excluded"
-        .group_by(P.c.id, P.c.opted_out_at, P.c.objected_at, P.c.last_contacted_at)
+        .group_by(P.c.id, P.c.opted_out_at, P.c.objected_at, P.c.last_contacted_at, P.c.created_at)
         .subquery("per_profile")
     )
     s = per_profile.c

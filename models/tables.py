@@ -151,6 +151,15 @@ class Enrollment(SQLModel, table=True):
             sqlite_where=text("lease_owner IS NOT NULL"),
             postgresql_where=text("lease_owner IS NOT NULL"),
         ),
+        # Selection probes each profile's latest exhausted enrollment (models.selection);
+        # partial, so enrolling (active rows) does not pay for it.
+        Index(
+            "ix_enrollment_exhausted_profile",
+            "profile_id",
+            "ended_at",
+            sqlite_where=text("state = 'exhausted'"),
+            postgresql_where=text("state = 'exhausted'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

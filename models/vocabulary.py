@@ -24,6 +24,9 @@ EXHAUSTED: Final = "exhausted"
 STOPPED: Final = "stopped"
 ENROLLMENT_STATES: Final = (ACTIVE, COMPLETED, EXHAUSTED, STOPPED)
 
+# Round.status of a contact-moments round (models.contact_moments); it never finishes.
+STANDING: Final = "standing"
+
 # Outreach.status
 PENDING: Final = "pending"
 SENT: Final = "sent"

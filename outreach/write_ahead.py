@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from models.campaign import CampaignSpec, Step
 from models.caps import recent_sends
+from models.exhaustion import end_exhausted
 from models.gaps import gaps_of
 from models.ladder import KIND_CHANNEL, next_step
 from models.respect import Respect, hold_for
@@ -111,7 +112,7 @@ def write_ahead(
     outreach_rows: list[dict[str, Any]] = []
     ended: list[dict[str, Any]] = []
     waits: list[dict[str, Any]] = []
-    unreachable: list[int] = []
+    exhausting: list[int] = []
     skipped_count = 0
     recent = (
         recent_sends(conn, {r.profile_id for r in rows}, since=now - respect.caps.period)
@@ -161,9 +162,7 @@ def write_ahead(
             )
         skipped_count += len(skipped)
         if index is None:
-            reason = "ladder exhausted" if head.step_index >= 0 else "no usable contact point"
-            ended.append({"b_id": enrollment_id, "b_state": EXHAUSTED, "b_reason": reason})
-            unreachable.append(head.profile_id)
+            exhausting.append(enrollment_id)
             continue
         step = spec.ladder[index]
         outreach_rows.append(
@@ -177,6 +176,9 @@ def write_ahead(
                 "reason": _step_reason(head.round_id, index, step, head.gap_mask),
             }
         )
+    # Whether an exhausted profile counts as unreachable depends on its answers (see there).
+    for enrollment_id, reason in end_exhausted(conn, enrollment_ids=exhausting, now=now).items():
+        ended.append({"b_id": enrollment_id, "b_state": EXHAUSTED, "b_reason": reason})
     if outreach_rows:
         conn.execute(_insert(conn).on_conflict_do_nothing(), outreach_rows)
     if ended:
@@ -199,13 +201,6 @@ def write_ahead(
                 next_due_at=bindparam("b_due"), wait_reason=bindparam("b_reason"), updated_at=now
             ),
             waits,
-        )
-    if unreachable:
-        # The ladder found no way to reach them: the steward sees when (issue: stale sweep).
-        conn.execute(
-            update(PROFILE)
-            .where(PROFILE.c.id.in_(unreachable), PROFILE.c.unreachable_at.is_(None))
-            .values(unreachable_at=now, updated_at=now)
         )
     exhausted = sum(1 for row in ended if row["b_state"] == EXHAUSTED)
     return skipped_count, exhausted, len(waits)

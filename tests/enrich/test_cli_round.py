@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -11,7 +13,14 @@ from enrich.cli_round import round_app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.tables import Outreach, Round
-from tests.models.test_selection import COMPLETE, add_profile, replace, row_counts
+from models.types import utcnow
+from tests.models.test_selection import (
+    COMPLETE,
+    add_profile,
+    exhausted_profile,
+    replace,
+    row_counts,
+)
 
 runner = CliRunner()
 
@@ -33,6 +42,15 @@ def test_plan_prints_counts_and_writes_nothing(settings: Settings) -> None:
     assert "missing_mobile" in result.output
     assert "opted out or objected" in result.output
     assert row_counts(get_engine(settings)) == before
+
+
+def test_plan_lists_a_profile_whose_ladder_ran_out_among_the_left_out(settings: Settings) -> None:
+    with get_engine(settings).begin() as conn:
+        exhausted_profile(conn, ended_at=utcnow() - timedelta(days=3))
+    result = runner.invoke(round_app, ["plan"])
+    assert result.exit_code == 0, result.output
+    assert "0 profiles would be enrolled" in result.output
+    assert re.search(r"ladder ran out recently, data unchanged since\W+1\b", result.output)
 
 
 def test_plan_with_a_bad_campaign_file_says_so(settings: Settings, tmp_path: Path) -> None:

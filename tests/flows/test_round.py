@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from typer.testing import CliRunner
 
+from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from flows.round import enrichment_round, resume_round
 from models.tables import AuditEvent, Enrollment, Outreach, Round
-from tests.models.test_selection import COMPLETE, add_profile, replace
+from models.types import utcnow
+from tests.models.test_selection import COMPLETE, add_profile, backdate, replace
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -65,9 +69,10 @@ def test_round_sends_each_first_step_once_and_a_rerun_sends_nothing(settings: Se
     assert outbox_counts(outbox) == {"email": 2, "sms": 1, "letter": 1}
     assert count(settings, Outreach) == outreach_rows
 
-    # A new round finds everybody either enrolled, exhausted-but-unreachable or in cool-down.
+    # A new round finds everybody either enrolled, exhausted (and waiting out the exhausted
+    # cool-down: its data did not change) or in cool-down.
     second = enrichment_round(started_by="tester")
-    assert second["enrolled"] == 1  # only the profile with no usable contact point comes back
+    assert second["enrolled"] == 0
     assert outbox_counts(outbox) == {"email": 2, "sms": 1, "letter": 1}
     with engine.connect() as conn:
         sent_audits = conn.execute(
@@ -75,16 +80,11 @@ def test_round_sends_each_first_step_once_and_a_rerun_sends_nothing(settings: Se
         ).scalar_one()
         rounds = conn.execute(select(func.count()).select_from(Round)).scalar_one()
         enrollments = conn.execute(select(func.count()).select_from(Enrollment)).scalar_one()
-    assert (sent_audits, rounds, enrollments) == (4, 2, 6)
+    assert (sent_audits, rounds, enrollments) == (4, 2, 5)
 
 
 def test_advance_sends_the_next_step_once_the_window_has_passed(settings: Settings) -> None:
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
     from flows.advance import advance_ladders
-    from models.types import utcnow
 
     engine = get_engine(settings)
     with engine.begin() as conn:
@@ -105,3 +105,68 @@ def test_advance_sends_the_next_step_once_the_window_has_passed(settings: Settin
     assert outbox_counts(outbox) == {"email": 1, "sms": 1, "letter": 2}
     assert advance_ladders()["sent"] == 0
     assert outbox_counts(outbox) == {"email": 1, "sms": 1, "letter": 2}
+
+
+CSV_HEADER = (
+    "external_id,given_name,family_name,email,mobile,street,house_number,postal_code,city,country,"
+    "locale"
+)
+# An address without a house number is kept as an invalid contact point: nothing is usable.
+NO_WAY = "CRM-1,Anna,de Vries,,,Kerkstraat,,1017 GC,Amsterdam,NL,nl"
+WITH_EMAIL = "CRM-1,Anna,de Vries,anna@example.org,,Kerkstraat,,1017 GC,Amsterdam,NL,nl"
+
+
+def import_rows(tmp_path: Path, *rows: str) -> None:
+    """``enrich import`` of a CSV file holding ``rows``."""
+    path = tmp_path / "customers.csv"
+    path.write_text("\n".join((CSV_HEADER, *rows)) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def enrollments_of(settings: Settings) -> list[tuple[int, str, str | None]]:
+    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(select(e.round_id, e.state, e.end_reason).order_by(e.id)).all()
+    return [(r.round_id, r.state, r.end_reason) for r in rows]
+
+
+def test_rounds_in_a_row_leave_an_exhausted_profile_alone_until_its_data_changes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import_rows(tmp_path, NO_WAY)
+    first = enrichment_round(started_by="tester")
+    assert (first["enrolled"], first["exhausted"]) == (1, 1)
+    assert enrichment_round(started_by="tester")["enrolled"] == 0
+    assert enrichment_round(started_by="tester")["enrolled"] == 0
+    with get_engine(settings).connect() as conn:
+        parameters = conn.execute(select(Round.parameters).where(Round.id == 3)).scalar_one()
+    assert parameters["exhausted_cooldown_days"] == settings.exhausted_cooldown_days == 180
+    # Importing the same file again changes nothing, so the profile still waits.
+    import_rows(tmp_path, NO_WAY)
+    assert enrichment_round(started_by="tester")["enrolled"] == 0
+    assert enrollments_of(settings) == [(1, "exhausted", "no usable contact point")]
+
+    # The CRM now knows an email address: the next round asks there.
+    import_rows(tmp_path, WITH_EMAIL)
+    fifth = enrichment_round(started_by="tester")
+    assert (fifth["enrolled"], fifth["sent"]) == (1, 1)
+    assert enrollments_of(settings)[-1] == (fifth["round_id"], "active", None)
+
+
+def test_an_exhausted_profile_comes_back_once_the_period_is_over(settings: Settings) -> None:
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        pid = add_profile(conn, "nobody", [{"kind": "postal", "status": "invalid"}])
+    assert enrichment_round(started_by="tester")["exhausted"] == 1
+    assert enrichment_round(started_by="tester")["enrolled"] == 0
+    # Half a year passes (moved in the database rather than on the clock), nothing changes.
+    ended = utcnow() - timedelta(days=settings.exhausted_cooldown_days, minutes=1)
+    with engine.begin() as conn:
+        conn.execute(
+            update(Enrollment.__table__).values(ended_at=ended)  # type: ignore[attr-defined]
+        )
+        backdate(conn, pid, ended - timedelta(days=1))
+    third = enrichment_round(started_by="tester")
+    assert (third["enrolled"], third["exhausted"]) == (1, 1)
+    assert [state for _round, state, _reason in enrollments_of(settings)] == ["exhausted"] * 2

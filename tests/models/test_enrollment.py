@@ -16,6 +16,7 @@ from models.tables import AuditEvent, Campaign, Enrollment, Round
 from tests.models.test_selection import (
     COMPLETE,
     COOLDOWN,
+    EXHAUSTED_COOLDOWN,
     MAX_AGE,
     NOW,
     add_profile,
@@ -49,6 +50,7 @@ def enrol(engine: Engine, round_id: int, **kwargs: object) -> int:
         now=NOW,
         max_age_days=MAX_AGE,
         cooldown_days=COOLDOWN,
+        exhausted_cooldown_days=EXHAUSTED_COOLDOWN,
         **options,
     )  # type: ignore[arg-type]
 

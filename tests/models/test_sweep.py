@@ -184,11 +184,12 @@ def test_archive_hides_the_profile_from_selection_and_is_audited(engine: Engine)
     ids = seed(engine)
     sweep(engine)
     pid = ids["unconfirmed"]  # a usable email, no mobile: selectable for missing_mobile
-    query = selection_query(gaps=["missing_mobile"], now=NOW, max_age_days=IDLE, cooldown_days=30)
+    query = selection_query(gaps=["missing_mobile"], now=NOW, max_age_days=IDLE, cooldown_days=30,
+                            exhausted_cooldown_days=180)  # fmt: skip
     with engine.connect() as conn:
         assert pid in {row.profile_id for row in conn.execute(query)}
         planned = plan(conn=conn, spec=spec(["missing_mobile"]), now=NOW, max_age_days=IDLE,
-                       cooldown_days=30)  # fmt: skip
+                       cooldown_days=30, exhausted_cooldown_days=180)  # fmt: skip
     proposal_id = open_id(engine, "unconfirmed")
     with engine.begin() as conn:
         done = decide(conn, proposal_ids=[proposal_id], decision="archive", decided_by="alice",
@@ -197,7 +198,7 @@ def test_archive_hides_the_profile_from_selection_and_is_audited(engine: Engine)
     with engine.connect() as conn:
         assert pid not in {row.profile_id for row in conn.execute(query)}
         after = plan(conn=conn, spec=spec(["missing_mobile"]), now=NOW, max_age_days=IDLE,
-                     cooldown_days=30)  # fmt: skip
+                     cooldown_days=30, exhausted_cooldown_days=180)  # fmt: skip
         archived_at = conn.execute(select(PROFILE.c.archived_at).where(PROFILE.c.id == pid))
         audits = conn.execute(
             select(AuditEvent.action, AuditEvent.actor, AuditEvent.reason, AuditEvent.after,

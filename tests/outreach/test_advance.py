@@ -1,5 +1,6 @@
 """Climbing the ladder: the next step after the response window, at once after a hard bounce,
-and exhaustion (profile marked unreachable) after the last step; never a step twice."""
+and exhaustion after the last step (the profile marked unreachable unless something verified
+still reaches it); never a step twice."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -123,20 +124,33 @@ def test_a_hard_bounce_moves_the_enrollment_on_at_once(
     assert statuses == {"email": "bounced"}
 
 
-def test_after_the_last_step_the_enrollment_is_exhausted_and_the_profile_unreachable(
+def test_after_the_last_step_the_enrollment_is_exhausted_and_the_unreached_are_unreachable(
     engine: Engine, channels: dict[str, FakeChannel], tmp_path: Path
 ) -> None:
     ids = setup_round(engine)
     send(engine, channels, tmp_path)
+    # The SMS profile's address loses its verification: nothing verified, and no answer.
+    cp = ContactPoint.__table__.c  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            update(ContactPoint.__table__)  # type: ignore[attr-defined]
+            .where(cp.profile_id == ids["sms"], cp.kind == "postal")
+            .values(status="unverified", verified_at=None)
+        )
     advance(engine, channels, tmp_path, NOW + timedelta(days=6))
     end = NOW + timedelta(days=6 + 22)
     outcome = advance(engine, channels, tmp_path, end)
     assert (outcome.sent, outcome.exhausted) == (0, 2)
     final = states(engine)
-    assert final[ids["email"]] == ("exhausted", 2, "ladder exhausted")
+    # The email profile's verified address still reaches it: exhausted, not unreachable.
+    assert final[ids["email"]] == (
+        "exhausted",
+        2,
+        "ladder exhausted; verified postal, still open: missing_mobile",
+    )
     assert final[ids["sms"]] == ("exhausted", 2, "ladder exhausted")
     unreachable = dict(_rows(engine, select(Profile.id, Profile.unreachable_at)))
-    assert unreachable[ids["email"]] == end
+    assert unreachable[ids["email"]] is None
     assert unreachable[ids["sms"]] == end
     # The profile with no usable contact point at all was marked when the round started.
     assert unreachable[ids["nobody"]] == NOW

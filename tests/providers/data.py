@@ -9,7 +9,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.enrollment import enroll
 from models.tables import Campaign, ContactPoint, Round
-from tests.models.test_selection import COMPLETE, COOLDOWN, MAX_AGE, add_profile, replace, spec
+from tests.models.test_selection import (
+    COMPLETE,
+    COOLDOWN,
+    EXHAUSTED_COOLDOWN,
+    MAX_AGE,
+    add_profile,
+    replace,
+    spec,
+)
 
 CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 
@@ -67,5 +75,6 @@ def enroll_all(engine: Engine, round_id: int, now: datetime) -> None:
         now=now,
         max_age_days=MAX_AGE,
         cooldown_days=COOLDOWN,
+        exhausted_cooldown_days=EXHAUSTED_COOLDOWN,
         batch_size=500,
     )

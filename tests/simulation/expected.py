@@ -16,7 +16,8 @@ The rules, as the brief and README state them:
   every message sent (ladder steps and contact-moment asks; a bounced one was not delivered).
 - a hard bounce or a dead number makes the next step due at once; STOP opts the number out,
   a one-click unsubscribe the email address; the ladder goes on by the other channels.
-- a confirmed address plus an answer to the required question completes the enrollment.
+- a confirmed address plus an answer to the required question completes the enrollment; an
+  answer without it leaves the enrollment to run out, its end reason naming what stayed open.
 """
 
 from __future__ import annotations
@@ -190,6 +191,10 @@ class _Walk:
             self.out.history.append((t, LADDER[i][0], "ask", None, "skipped"))
         if index is None:
             reason = "ladder exhausted" if self.step >= 0 else "no usable contact point"
+            if self.out.answer is not None:
+                # Answering customers lack only the address, which they confirmed: what stayed
+                # open is the required question.
+                reason += "; answered, still open: consent for service"
             self.end(t, "exhausted", reason)
             return
         self.ladder_line[index] = len(self.out.history)

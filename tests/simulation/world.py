@@ -145,6 +145,7 @@ class World:
             now=START,
             max_age_days=730,
             cooldown_days=30,
+            exhausted_cooldown_days=180,
             batch_size=500,
         )
         assert enrolled == len(self.customers)

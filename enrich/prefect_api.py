@@ -11,6 +11,7 @@ pipe closes, as it does when this process ends in any way, the child exits at on
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import httpx
 
@@ -59,6 +60,25 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
     raise PrefectApiError(f"the local Prefect API did not answer within {STARTUP_TIMEOUT_SECONDS}s")
 
 
+def _drain_prefect_workers() -> None:
+    """Send the logs and events Prefect still buffers while the server is up: at exit they
+    would go to a server that is gone (what Prefect's own test harness does before it stops)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        with suppress(RuntimeError):  # the log worker never started
+            logs = APILogWorker.instance().drain()
+            if inspect.isawaitable(logs):
+                await logs
+        events = EventsWorker.drain_all()
+        if inspect.isawaitable(events):
+            await events
+
+    run_coro_as_sync(drain())
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.stdin is not None:
         process.stdin.close()  # the child's watchdog sees the pipe close and exits
@@ -88,7 +108,10 @@ def prefect_api() -> Iterator[str | None]:
     try:
         _wait_healthy(process, url)
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
+            try:
+                yield url
+            finally:
+                _drain_prefect_workers()
     finally:
         _stop(process)
 

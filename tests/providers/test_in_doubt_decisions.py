@@ -16,6 +16,7 @@ from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models.tables import AuditEvent, Enrollment, Outreach
 from models.types import utcnow
+from tests.models.test_selection import COMPLETE, add_profile, replace
 from tests.providers.conftest import Setup
 from tests.providers.data import seed_round
 from tests.providers.sender import send_round
@@ -157,3 +158,27 @@ def test_a_message_with_a_provider_event_is_not_resent(
     assert output.count("a provider event shows it was taken") == 5
     assert send_round(round_id, utcnow() + timedelta(minutes=1)).already_sent == 5
     assert_exactly_once(providers, emails=5, sms=0)
+
+
+@pytest.mark.flow
+def test_a_round_that_leaves_emails_in_doubt_names_them_and_exits_3(
+    providers: Setup, monkeypatch: pytest.MonkeyPatch, prefect_harness: str
+) -> None:
+    """SendGrid times out on the second request: the round finishes, names the 5 emails in
+    doubt with the reason, and exits 3 (documented) instead of 0."""
+    monkeypatch.setenv("ENRICH_PROVIDER_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("ENRICH_BATCH_SIZE", "15")
+    get_settings.cache_clear()
+    engine = get_engine(providers.settings)
+    with engine.begin() as conn:
+        for i in range(15):
+            add_profile(conn, f"e{i}", replace(COMPLETE, "mobile"), family_name=f"E{i}")
+    providers.sendgrid.push(Outcome(), Outcome.hang(3))
+    result = runner.invoke(app, ["round", "start", "--started-by", "alice"], env={"COLUMNS": "250"})
+    assert result.exit_code == 3, result.output
+    doubtful = in_doubt_ids(engine)
+    assert len(doubtful) == 5
+    assert "Not settled: 5" in result.output
+    assert "5 messages in doubt, 0 unsent" in result.output
+    assert "no answer from SendGrid within 1s" in result.output
+    assert all(str(i) in result.output for i in doubtful)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from enrich.runtime import cap_policy, get_engine, outreach_config
 from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
+from enrich.web.json_body import BodyError, parse_json
 from models.campaign import CampaignError, CampaignSpec, load_campaign
 from models.contact_moments import CONTEXTS, UNKNOWN
 from models.types import utcnow
@@ -49,6 +49,11 @@ class MomentRequest(BaseModel):
     def _printable(cls, value: str) -> str:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise ValueError("control characters are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # JSON's "\ud800" escapes give unpaired surrogates, which no database stores.
+            raise ValueError("must be valid text") from None
         return value
 
     @field_validator("channel")
@@ -106,17 +111,23 @@ def _refusal(request: Request, settings: Settings) -> JSONResponse | None:
     return None
 
 
+def _field(loc: tuple[int | str, ...]) -> str:
+    # Only our own field names: an unknown key is the client's text, never echoed.
+    name = ".".join(str(part) for part in loc)
+    return name if name in MomentRequest.model_fields else "body"
+
+
 def _parse(raw: bytes) -> MomentRequest | JSONResponse:
     try:
-        data = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
-        return _answer(422, {"detail": "body must be a JSON object"})
+        data = parse_json(raw)
+    except BodyError as err:
+        return _answer(422, {"detail": f"body must be a JSON object: {err}"})
     try:
         return MomentRequest.model_validate(data)
     except ValidationError as err:
         # Field and message only: pydantic's own error would echo the input.
         errors = [
-            {"field": ".".join(str(part) for part in e["loc"]) or "body", "error": e["msg"]}
+            {"field": _field(e["loc"]), "error": e["msg"]}
             for e in err.errors(include_input=False, include_url=False)
         ]
         return _answer(422, {"detail": errors})

@@ -49,11 +49,6 @@ class MomentRequest(BaseModel):
     def _printable(cls, value: str) -> str:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise ValueError("control characters are not allowed")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            # JSON's "\ud800" escapes give unpaired surrogates, which no database stores.
-            raise ValueError("must be valid text") from None
         return value
 
     @field_validator("channel")

@@ -106,12 +106,6 @@ def _refusal(request: Request, settings: Settings) -> JSONResponse | None:
     return None
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    # Only our own field names: an unknown key is the client's text, never echoed.
-    name = ".".join(str(part) for part in loc)
-    return name if name in MomentRequest.model_fields else "body"
-
-
 def _parse(raw: bytes) -> MomentRequest | JSONResponse:
     try:
         data = parse_json(raw)
@@ -122,7 +116,7 @@ def _parse(raw: bytes) -> MomentRequest | JSONResponse:
     except ValidationError as err:
         # Field and message only: pydantic's own error would echo the input.
         errors = [
-            {"field": _field(e["loc"]), "error": e["msg"]}
+            {"field": ".".join(str(part) for part in e["loc"]) or "body", "error": e["msg"]}
             for e in err.errors(include_input=False, include_url=False)
         ]
         return _answer(422, {"detail": errors})

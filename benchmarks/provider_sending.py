@@ -242,6 +242,7 @@ def render_only(renderer: Renderer, channel: str, persons: Sequence[Person]) -> 
             given_name=p.given,
             family_name=p.family,
             categories=("enrich", "bench"),
+            unsubscribe_token=new_token() if channel == "email" else None,
         )
         for n, p in enumerate(persons, start=1)
     ]

@@ -16,8 +16,9 @@ def serve_command(
     # Imported here so the rest of the CLI starts without loading the web stack.
     import uvicorn
 
-    # The factory builds the app in each worker from the ENRICH_* settings; webhook signatures
-    # are checked against ENRICH_BASE_URL, so the proxy's forwarded headers are not needed.
+    # The factory builds the app in each worker from the ENRICH_* settings. Forwarded headers
+    # are read by the app itself, only from ENRICH_TRUSTED_PROXIES (uvicorn's own default would
+    # trust 127.0.0.1); webhook signatures are checked against ENRICH_BASE_URL.
     uvicorn.run(
         "enrich.web.app:create_app",
         factory=True,

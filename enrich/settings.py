@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -107,9 +108,16 @@ class Settings(BaseSettings):
     landing_rate_limit: int = Field(
         default=30,
         ge=1,
-        description="Landing-page requests (/c, /e, /code) per client per window, per process.",
+        description="Landing-page requests (/c, /e, /code, /u) per client per window, counted "
+        "in the database so every web worker shares them.",
     )
     landing_rate_window_seconds: int = Field(default=60, ge=1)
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or CIDR networks of the proxies in front of enrich serve, "
+        "comma-separated: only a request from one of them has its client read from "
+        "X-Forwarded-For (the right-most address that is not a trusted proxy). Empty: trust none.",
+    )
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Larger request bodies are answered with 413."
     )
@@ -181,6 +189,17 @@ class Settings(BaseSettings):
         description="Keys other systems send to POST /api/contact-moments, comma-separated; an "
         "entry sha256:<64 hex> is the SHA-256 of a key, so the key itself need not be stored.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_readable(cls, value: str) -> str:
+        _proxy_networks(value)
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """``ENRICH_TRUSTED_PROXIES`` as a list of addresses and networks (empty: none)."""
+        return [str(network) for network in _proxy_networks(self.trusted_proxies)]
 
     @field_validator("cap_per_channel")
     @classmethod
@@ -270,6 +289,21 @@ def _channel_caps(text: str) -> dict[str, int]:
             raise ValueError(f"ENRICH_CAP_PER_CHANNEL: {channel} needs a whole number >= 1")
         caps[channel] = int(limit)
     return caps
+
+
+def _proxy_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """``"10.0.0.1, 192.168.0.0/16"`` -> networks; an address is a network of one."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"ENRICH_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network"
+            ) from None
+    return networks
 
 
 def _key_digests(text: str) -> tuple[bytes, ...]:

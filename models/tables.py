@@ -247,6 +247,38 @@ class DeliveryEvent(SQLModel, table=True):
     raw: dict[str, Any] | None = _json()
 
 
+class RejectedWebhookEvent(SQLModel, table=True):
+    """An authentic provider event we could not take (malformed), kept with why, once each.
+
+    Only a bounded, redacted excerpt of the event is kept: addresses, numbers, message texts
+    and links (which carry personal tokens) are left out.
+    """
+
+    __tablename__ = "rejected_webhook_event"
+    __table_args__ = (
+        UniqueConstraint("provider", "fingerprint", name="uq_rejected_webhook_event_fingerprint"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    reason: str = Field(max_length=200)
+    # SHA-256 of the whole event: a provider retrying the batch stores nothing twice.
+    fingerprint: str = Field(max_length=64)
+    excerpt: str = Field(max_length=2000)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class RateLimitHit(SQLModel, table=True):
+    """Hits of one client in one fixed window, shared by every web worker (keyed hash only)."""
+
+    __tablename__ = "rate_limit_hit"
+
+    # HMAC of the scope and the client address: the address itself is personal data.
+    client_key: str = Field(max_length=64, primary_key=True)
+    window_start: datetime = Field(sa_type=UTCDateTime, primary_key=True, index=True)
+    hits: int = 0
+
+
 class VerificationToken(SQLModel, table=True):
     """The secret in a personal link, QR code, confirmation link or one-time code (hash only)."""
 

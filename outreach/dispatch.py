@@ -36,7 +36,7 @@ from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, ProviderError
 from outreach.leases import leased
 from outreach.recording import record_results, refusal_events
-from outreach.tokens import issue_link_tokens, personal_link
+from outreach.tokens import MessageTokens, issue_tokens, personal_link
 from outreach.write_ahead import write_ahead
 
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
@@ -158,7 +158,7 @@ def _held_elsewhere(engine: Engine, asked: Sequence[int], won: Sequence[int]) ->
         )
 
 
-def _message(row: Any, link: str, config: OutreachConfig, campaign: str) -> Message:
+def _message(row: Any, tokens: MessageTokens, config: OutreachConfig, campaign: str) -> Message:
     address = None
     recipient = row.value or ""
     if row.channel == "letter":
@@ -178,11 +178,12 @@ def _message(row: Any, link: str, config: OutreachConfig, campaign: str) -> Mess
         template=row.template,
         locale=row.locale or row.profile_locale or config.default_locale,
         recipient=recipient,
-        link=link,
+        link=personal_link(config.base_url, tokens.link),
         given_name=row.given_name,
         family_name=row.family_name,
         address=address,
         categories=("enrich", campaign),
+        unsubscribe_token=tokens.unsubscribe,
     )
 
 
@@ -293,21 +294,18 @@ class _Sender:
                 raise
 
     def _prepare(self, rows: Sequence[Any]) -> _Chunk:
-        """Issue the rows' link tokens (committed before any message carries one)."""
+        """Issue the rows' link tokens, and each email's unsubscribe token, in one statement
+        (committed before any message carries one)."""
         with self.engine.begin() as conn:
-            tokens = issue_link_tokens(
+            tokens = issue_tokens(
                 conn,
                 items=[(r.profile_id, r.id) for r in rows],
                 ttl_days=self.config.token_ttl_days,
                 now=self.now,
+                unsubscribe_for=[r.id for r in rows if r.channel == "email"],
             )
-        base = self.config.base_url
         return _Chunk(
-            list(rows),
-            [
-                _message(r, personal_link(base, tokens[r.id]), self.config, self.spec.key)
-                for r in rows
-            ],
+            list(rows), [_message(r, tokens[r.id], self.config, self.spec.key) for r in rows]
         )
 
     def _claim(self, chunk: _Chunk) -> _Chunk:

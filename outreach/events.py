@@ -2,7 +2,10 @@
 
 Data plus pure functions, after django-anymail: one dict per provider from its status to
 :data:`models.vocabulary.EVENT_TYPES`, and a function per payload shape. An unknown status maps
-to ``unknown`` and keeps the raw payload; one malformed SendGrid event never sinks its batch.
+to ``unknown`` and keeps the raw payload. An authentic but malformed event (a field of the wrong
+type, an id out of range, text no database can store) becomes a
+:class:`~models.rejected_events.RejectedEvent` with its reason: one malformed SendGrid event never
+sinks its batch, and nothing malformed reaches the database.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from models.delivery import EventRecord
+from models.rejected_events import RejectedEvent, rejected_event
 from outreach.webhook_signatures import WebhookPayloadError
 
 # The event other layers receive; it is the models-level record so ingestion needs no mapping.
@@ -27,8 +32,13 @@ __all__ = [
     "OPT_OUT_WORDS",
     "SENDGRID_EVENT_TYPES",
     "TWILIO_STATUS_TYPES",
+    "MalformedEvent",
     "NormalisedEvent",
+    "ParsedBatch",
     "WebhookPayloadError",
+    "outreach_id_from",
+    "parse_sendgrid_batch",
+    "rejected_twilio_callback",
     "sendgrid_events",
     "twilio_inbound_event",
     "twilio_status_event",
@@ -80,9 +90,45 @@ OPT_OUT_CODES: Final = frozenset({21610})
 OPT_OUT_WORDS: Final = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS: Final = frozenset({"START", "YES", "UNSTOP"})
 
-_EMAIL_RE = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
+# Bounded repeats: an unbounded one makes a long text without "@" take quadratic time.
+_EMAIL_RE = re.compile(r"[^\s<>\"'(),;:@]{1,64}@[^\s<>\"'(),;:@]{1,255}")
 _DETAIL_MAX = 1000
 _ID_MAX = 200
+# outreach.id is a 32-bit integer column (PostgreSQL's integer): a larger id names no outreach.
+OUTREACH_ID_MAX: Final = 2**31 - 1
+# The latest instant a datetime holds (year 9999), as a Unix time.
+_UNIX_MAX: Final = 253402300799
+# Longest value taken for each SendGrid field we read; longer means malformed.
+_SENDGRID_TEXT_MAX: Final[dict[str, int]] = {
+    "event": 64,
+    "sg_event_id": _ID_MAX,
+    "sg_message_id": _ID_MAX,
+    "email": 320,
+    "type": 64,
+    "status": 64,
+}
+# Free text we read only into a truncated detail: any length, but it must be text.
+_SENDGRID_FREE_TEXT: Final = ("reason", "response")
+_TWILIO_SID_MAX: Final = 64
+_TWILIO_TEXT_MAX: Final[dict[str, int]] = {
+    "MessageStatus": 64,
+    "SmsStatus": 64,
+    "To": 64,
+    "From": 64,
+}
+_TWILIO_SID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class MalformedEvent(WebhookPayloadError):
+    """An authentic event with a field we cannot take; the message is the terse reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """A SendGrid batch: the events to ingest, and the ones refused with their reasons."""
+
+    events: list[EventRecord] = field(default_factory=list)
+    rejected: list[RejectedEvent] = field(default_factory=list)
 
 
 def _redact(text: str) -> str:
@@ -91,29 +137,80 @@ def _redact(text: str) -> str:
 
 
 def _detail(*parts: object) -> str | None:
-    text = " ".join(str(p).strip() for p in parts if p not in (None, ""))
+    text = " ".join(str(p).strip()[: 2 * _DETAIL_MAX] for p in parts if p not in (None, ""))
     return _redact(text)[:_DETAIL_MAX] or None
 
 
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
+def _digits(value: str, max_len: int) -> int | None:
+    text = value.strip()
+    # str.isdigit() also accepts digits like "²" that int() refuses: ASCII only.
+    if not text or len(text) > max_len or not (text.isascii() and text.isdigit()):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return int(text)
+
+
+def outreach_id_from(value: object) -> int | None:
+    """Our outreach id from a custom arg or query parameter; None when absent.
+
+    Raises :class:`MalformedEvent` for anything that cannot be one of our ids (text, a
+    negative or a number past the column's range), rather than letting it reach the database.
+    """
+    if value is None or value == "":
+        return None
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        number = _digits(value, len(str(OUTREACH_ID_MAX)))
+    if number is None or not 1 <= number <= OUTREACH_ID_MAX:
+        raise MalformedEvent("outreach_id is not an outreach id")
+    return number
 
 
 def _unix_time(value: object) -> datetime | None:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A Unix timestamp; None when absent. Raises :class:`MalformedEvent` for anything else."""
+    if value is None:
         return None
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
+    number: float | None = None
+    if isinstance(value, str):
+        number = _digits(value, 12)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    if number is None or not 0 <= number <= _UNIX_MAX:  # NaN fails both comparisons
+        raise MalformedEvent("timestamp is not a Unix time")
+    return datetime.fromtimestamp(number, UTC)
+
+
+def _storable(value: object) -> bool:
+    """Whether every text inside ``value`` can be stored: PostgreSQL refuses NUL characters,
+    and no database encodes an unpaired surrogate (JSON's "\\ud800")."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return True
+
+
+def _text(item: Mapping[str, Any], name: str, max_len: int | None) -> str | None:
+    value = item.get(name)
+    if value is None:
         return None
+    if not isinstance(value, str):
+        raise MalformedEvent(f"{name} is not text")
+    if max_len is not None and len(value) > max_len:
+        raise MalformedEvent(f"{name} is too long")
+    return value
 
 
 def _now(received_at: datetime | None) -> datetime:
@@ -131,10 +228,19 @@ def _fallback_id(raw: object) -> str:
 
 
 def _sendgrid_event(item: Mapping[str, Any], received_at: datetime) -> EventRecord:
-    name = str(item.get("event") or "")
+    """One SendGrid event; raises :class:`MalformedEvent` naming the first field we refuse."""
+    if not _storable(item):
+        raise MalformedEvent("event holds text that cannot be stored")
+    text = {name: _text(item, name, limit) for name, limit in _SENDGRID_TEXT_MAX.items()}
+    free = {name: _text(item, name, None) for name in _SENDGRID_FREE_TEXT}
+    name = text["event"]
+    if not name:
+        raise MalformedEvent("event has no event name")
+    outreach_id = outreach_id_from(item.get("outreach_id"))
+    occurred_at = _unix_time(item.get("timestamp")) or received_at
     event_type = SENDGRID_EVENT_TYPES.get(name, "unknown")
-    bounce_type = str(item.get("type") or "").lower()
-    reason = item.get("reason") or item.get("response")
+    bounce_type = (text["type"] or "").lower()
+    reason = free["reason"] or free["response"]
     hard_bounce = opt_out = opt_in = invalid = False
     if name == "bounce":
         # "blocked" is a refusal for this message (reputation, content, policy), not a dead
@@ -143,28 +249,27 @@ def _sendgrid_event(item: Mapping[str, Any], received_at: datetime) -> EventReco
         if not hard_bounce:
             event_type = "failed"
     elif name == "dropped":
-        drop = str(reason or "").strip().lower()
+        drop = (reason or "").strip().lower()
         hard_bounce = drop in SENDGRID_DROP_BOUNCE
         invalid = drop in SENDGRID_DROP_INVALID
         opt_out = drop in SENDGRID_DROP_OPT_OUT
     opt_out = opt_out or name in SENDGRID_OPT_OUT_EVENTS
     opt_in = name in SENDGRID_OPT_IN_EVENTS
-    occurred_at = _unix_time(item.get("timestamp")) or received_at
-    event_id = item.get("sg_event_id")
-    message_id = item.get("sg_message_id")
+    event_id = text["sg_event_id"]
+    message_id = text["sg_message_id"]
     return EventRecord(
         provider=SENDGRID,
-        provider_event_id=str(event_id)[:_ID_MAX] if event_id else _fallback_id(item),
+        provider_event_id=event_id or _fallback_id(item),
         event_type=event_type,
-        outreach_id=_int_or_none(item.get("outreach_id")),
+        outreach_id=outreach_id,
         # sg_message_id is the send's X-Message-Id plus a per-recipient suffix after a dot.
-        provider_message_id=str(message_id).split(".", 1)[0] if message_id else None,
+        provider_message_id=message_id.split(".", 1)[0] if message_id else None,
         occurred_at=occurred_at,
-        recipient=str(item["email"]) if item.get("email") else None,
+        recipient=text["email"] or None,
         detail=_detail(
             name if event_type == "unknown" else None,
             bounce_type or None,
-            item.get("status"),
+            text["status"],
             reason,
             None if event_id else "(no sg_event_id)",
         ),
@@ -176,41 +281,60 @@ def _sendgrid_event(item: Mapping[str, Any], received_at: datetime) -> EventReco
     )
 
 
-def sendgrid_events(payload: object, *, received_at: datetime | None = None) -> list[EventRecord]:
+def parse_sendgrid_batch(payload: object, *, received_at: datetime | None = None) -> ParsedBatch:
     """Map a SendGrid Event Webhook body (a JSON array) to events, one per element.
 
-    A malformed element becomes an ``unknown`` event carrying it in ``raw``; a body that is not
-    an array raises :class:`WebhookPayloadError`. ``received_at`` stands in for a missing
-    ``timestamp``.
+    An element that is not an object, or has a field we refuse, goes to ``rejected`` with the
+    reason; the others are events. A body that is not an array raises
+    :class:`WebhookPayloadError`. ``received_at`` stands in for a missing ``timestamp``.
     """
     if not isinstance(payload, list):
         raise WebhookPayloadError("SendGrid events must be a JSON array")
     now = _now(received_at)
-    events: list[EventRecord] = []
+    batch = ParsedBatch()
     for item in payload:
-        if isinstance(item, Mapping):
-            events.append(_sendgrid_event(item, now))
-        else:
-            events.append(
-                EventRecord(
-                    provider=SENDGRID,
-                    provider_event_id=_fallback_id(item),
-                    event_type="unknown",
-                    outreach_id=None,
-                    provider_message_id=None,
-                    occurred_at=now,
-                    detail="malformed event (not an object)",
-                    raw={"malformed": item},
-                )
-            )
-    return events
+        try:
+            if not isinstance(item, dict):
+                raise MalformedEvent("event is not an object")
+            batch.events.append(_sendgrid_event(item, now))
+        except MalformedEvent as err:
+            batch.rejected.append(rejected_event(provider=SENDGRID, reason=str(err), raw=item))
+    return batch
 
 
-def _require_sid(form: Mapping[str, str]) -> str:
+def sendgrid_events(payload: object, *, received_at: datetime | None = None) -> list[EventRecord]:
+    """The events of :func:`parse_sendgrid_batch`, for callers that ingest well-formed batches."""
+    return parse_sendgrid_batch(payload, received_at=received_at).events
+
+
+def _check_twilio_form(form: Mapping[str, str]) -> str:
+    """The message SID of a well-formed callback; raises :class:`WebhookPayloadError`."""
+    if not _storable(dict(form)):
+        raise MalformedEvent("callback holds text that cannot be stored")
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     if not sid:
         raise WebhookPayloadError("Twilio callback without MessageSid")
-    return sid[:_ID_MAX]
+    if len(sid) > _TWILIO_SID_MAX or not _TWILIO_SID.fullmatch(sid):
+        raise MalformedEvent("MessageSid is not a message id")
+    for name, limit in _TWILIO_TEXT_MAX.items():
+        if len(form.get(name) or "") > limit:
+            raise MalformedEvent(f"{name} is too long")
+    return sid
+
+
+def rejected_twilio_callback(form: Mapping[str, str], reason: str) -> RejectedEvent:
+    """The record of an authentic Twilio callback we refused."""
+    return rejected_event(provider=TWILIO, reason=reason, raw=dict(form))
+
+
+def _error_code(form: Mapping[str, str]) -> int | None:
+    value = form.get("ErrorCode") or ""
+    if not value.strip():
+        return None
+    code = _digits(value, 9)
+    if code is None:
+        raise MalformedEvent("ErrorCode is not a number")
+    return code
 
 
 def twilio_status_event(
@@ -218,14 +342,16 @@ def twilio_status_event(
 ) -> EventRecord:
     """Map a Twilio status callback; ``outreach_id`` is the ``oid`` query parameter we set.
 
-    Twilio sends no event time, so ``occurred_at`` is ``received_at`` (default: now).
+    Twilio sends no event time, so ``occurred_at`` is ``received_at`` (default: now). A
+    malformed callback raises :class:`WebhookPayloadError` (:class:`MalformedEvent` when it
+    has a field we refuse).
     """
-    sid = _require_sid(form)
+    sid = _check_twilio_form(form)
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
-    code = _int_or_none(form.get("ErrorCode"))
+    code = _error_code(form)
     return EventRecord(
         provider=TWILIO,
-        provider_event_id=f"{sid}:{status or 'none'}"[:_ID_MAX],
+        provider_event_id=f"{sid}:{status or 'none'}",
         event_type=TWILIO_STATUS_TYPES.get(status, "unknown"),
         outreach_id=outreach_id,
         provider_message_id=sid,
@@ -258,8 +384,9 @@ def twilio_inbound_event(
     Opt-out is read from the first word ("Stop please" stops: erring towards silence is
     safe); opt-in needs the whole body to be the keyword, as Twilio does, because a reply like
     "Yes that is my number" must not undo a STOP. ``OptOutType`` (Advanced Opt-Out) counts too.
+    A malformed callback raises :class:`WebhookPayloadError`, as for status callbacks.
     """
-    sid = _require_sid(form)
+    sid = _check_twilio_form(form)
     word, single = _keyword(form.get("Body") or "")
     opt_type = (form.get("OptOutType") or "").strip().upper()
     opt_out = word in OPT_OUT_WORDS or opt_type == "STOP"

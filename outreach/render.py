@@ -43,7 +43,7 @@ from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, RenderError
 from outreach.letters import return_code
 from outreach.qr import qr_png_data_uri
-from outreach.tokens import token_from_link, unsubscribe_link
+from outreach.tokens import unsubscribe_link
 
 if TYPE_CHECKING:  # a runtime import would cycle: outreach.channels imports this module
     from outreach.channels.base import Message
@@ -170,7 +170,7 @@ class Renderer:
         given, family = message.given_name, message.family_name
         babel_locale = _babel_locale(locale)
         valid_until = today + timedelta(days=cfg.token_ttl_days)
-        return {
+        context: dict[str, Any] = {
             "outreach_id": message.outreach_id,
             "locale": locale,
             "given_name": given or None,
@@ -178,7 +178,6 @@ class Renderer:
             "full_name": " ".join(p for p in (given, family) if p) or None,
             "link": message.link,
             "code": message.code,
-            "unsubscribe_url": unsubscribe_link(cfg.base_url, token_from_link(message.link)),
             "return_code": return_code(message.outreach_id),
             "today": format_date(today, format="long", locale=babel_locale),
             # Tokens are issued just before rendering, so their expiry is today + ttl.
@@ -191,6 +190,10 @@ class Renderer:
             },
             "extra": dict(cfg.extra),
         }
+        if message.unsubscribe_token:
+            # Without one the name stays undefined: a template using it fails to render.
+            context["unsubscribe_url"] = unsubscribe_link(cfg.base_url, message.unsubscribe_token)
+        return context
 
     @staticmethod
     def _render(template: Template, context: dict[str, Any]) -> str:

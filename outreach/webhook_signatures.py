@@ -5,6 +5,8 @@ Errors::
     WebhookRejected                 the request must be refused with a terse 4xx
     ├── SignatureError              missing, forged or stale signature
     └── WebhookPayloadError         signed but not the shape we accept (see outreach.events)
+        └── MalformedEvent          one event with a field we refuse (outreach.events); inside
+                                    a SendGrid batch it is recorded as rejected, not raised
 
     WebhookConfigurationError       outside the tree on purpose: a bad key or empty token is our
                                     fault and must surface, not be answered as a forged request

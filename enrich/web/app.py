@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from enrich.settings import Settings, get_settings
 from enrich.web import contact_moments, landing, unsubscribe, webhooks
@@ -21,4 +22,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last = outermost: even a 413 carries the security headers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxy_list:
+        # Only a request from a trusted proxy has its client (for the rate limit) taken from
+        # X-Forwarded-For: the right-most address that is not itself a trusted proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     return app

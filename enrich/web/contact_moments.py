@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from enrich.runtime import cap_policy, get_engine, outreach_config
 from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
+from enrich.web.json_body import BodyError, parse_json
 from models.campaign import CampaignError, CampaignSpec, load_campaign
 from models.contact_moments import CONTEXTS, UNKNOWN
 from models.types import utcnow
@@ -108,9 +108,9 @@ def _refusal(request: Request, settings: Settings) -> JSONResponse | None:
 
 def _parse(raw: bytes) -> MomentRequest | JSONResponse:
     try:
-        data = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
-        return _answer(422, {"detail": "body must be a JSON object"})
+        data = parse_json(raw)
+    except BodyError as err:
+        return _answer(422, {"detail": f"body must be a JSON object: {err}"})
     try:
         return MomentRequest.model_validate(data)
     except ValidationError as err:

@@ -16,14 +16,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from enrich.runtime import get_engine
 from enrich.settings import Settings
 from enrich.web import csrf
 from enrich.web.challenges import send_challenges
 from enrich.web.deps import SessionDep, SettingsDep
 from enrich.web.i18n import LANGUAGE_NAMES, LANGUAGES, choose_language, error_text, strings
-from enrich.web.ratelimit import SlidingWindow
+from enrich.web.ratelimit import SharedFixedWindow
 from models.proof import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email, hash_secret
 from models.responses import LinkContext, open_link
 from models.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
@@ -94,11 +96,21 @@ def invalid_page(settings: Settings, lang: str) -> HTMLResponse:
 
 
 def rate_limited(request: Request, settings: Settings, lang: str) -> HTMLResponse | None:
-    limiter: SlidingWindow | None = getattr(request.app.state, "landing_limiter", None)
+    """The 429 page when this client is over the limit, else None (the hit is counted).
+
+    It writes to the database: async routes call it through ``run_in_threadpool``. Behind a
+    trusted proxy ``request.client`` is already the customer (see :mod:`enrich.web.app`).
+    """
+    limiter: SharedFixedWindow | None = getattr(request.app.state, "landing_limiter", None)
     if limiter is None:
-        limiter = SlidingWindow(settings.landing_rate_limit, settings.landing_rate_window_seconds)
+        limiter = SharedFixedWindow(
+            get_engine(settings),
+            limit=settings.landing_rate_limit,
+            window=settings.landing_rate_window_seconds,
+            secret=settings.secret_key.get_secret_value().encode(),
+        )
         request.app.state.landing_limiter = limiter
-    wait = limiter.hit(request.client.host if request.client else "unknown")
+    wait = limiter.hit(request.client.host if request.client else "unknown", utcnow())
     if wait is None:
         return None
     return message_page(
@@ -204,7 +216,8 @@ async def submit_page(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
-    if (limited := rate_limited(request, settings, page_language(request, form))) is not None:
+    lang = page_language(request, form)
+    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
         return limited
     now = utcnow()
     ctx = open_link(session=session, token=token, now=now)
@@ -295,7 +308,7 @@ def read_challenge(settings: Settings, value: object) -> tuple[int, int] | None:
 async def code_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
     lang = page_language(request, form)
-    if (limited := rate_limited(request, settings, lang)) is not None:
+    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
         return limited
     if not csrf.valid(request, settings, "/code", form.get("csrf_token")):
         return message_page(settings, lang, "forbidden", "forbidden", 403)
@@ -378,7 +391,8 @@ async def email_confirm(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
-    if (limited := rate_limited(request, settings, page_language(request, form))) is not None:
+    lang = page_language(request, form)
+    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
         return limited
     locale = _confirm_locale(session, token)
     lang = page_language(request, form, locale)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from enrich.web.deps import SessionDep, SettingsDep
 from enrich.web.landing import invalid_page, message_page, page_language, rate_limited, render_page
@@ -31,7 +32,7 @@ async def unsubscribe_post(
 ) -> Response:
     form = await request.form()
     lang = page_language(request, form)
-    if (limited := rate_limited(request, settings, lang)) is not None:
+    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
         return limited
     one_click = form.get("List-Unsubscribe") == "One-Click"
     result = unsubscribe(

@@ -1,29 +1,42 @@
 """Provider webhooks: verify the signature on the raw request, then store the events once each.
 
-Refusals are terse (403 "bad signature" and the like). A missing verification secret answers
-503 so the provider retries once we are configured; a database error propagates as a 500 for
-the same reason. Logs carry counts only, never addresses or numbers.
+Refusals are terse (403 "bad signature" and the like). A signed request we cannot read (not
+JSON, not an array, nested too deeply, a Twilio callback without a usable message id) gets 400;
+a malformed event inside a signed SendGrid batch is recorded as rejected and the rest of the
+batch applies, so the provider never retries a batch for ever. A missing verification secret
+answers 503 so the provider retries once we are configured, and so does a database error.
+Logs carry counts only, never addresses or numbers.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
+from enrich.web.json_body import BodyError, parse_json
 from models.db import session_scope
 from models.delivery import EventRecord, IngestOutcome, ingest_events
+from models.rejected_events import RejectedEvent, store_rejected
 from models.types import utcnow
-from outreach.events import sendgrid_events, twilio_inbound_event, twilio_status_event
+from outreach.events import (
+    MalformedEvent,
+    outreach_id_from,
+    parse_sendgrid_batch,
+    rejected_twilio_callback,
+    twilio_inbound_event,
+    twilio_status_event,
+)
 from outreach.webhook_signatures import (
     SignatureError,
     WebhookConfigurationError,
@@ -49,18 +62,44 @@ def _not_configured(setting: str) -> JSONResponse:
     return _detail(503, f"webhook not configured: set {setting}")
 
 
-def _ingest(engine: Engine, events: Sequence[EventRecord]) -> IngestOutcome:
+@dataclass(frozen=True)
+class _Stored:
+    outcome: IngestOutcome
+    rejected: int
+
+
+def _ingest(
+    engine: Engine, events: Sequence[EventRecord], rejected: Sequence[RejectedEvent]
+) -> _Stored:
+    now = utcnow()
     with session_scope(engine) as session:
-        return ingest_events(session=session, events=events, now=utcnow())
+        new_rejected = store_rejected(session=session, rejected=rejected, now=now)
+        outcome = ingest_events(session=session, events=events, now=now)
+    return _Stored(outcome, new_rejected)
 
 
-async def _store(settings: Settings, events: Sequence[EventRecord]) -> IngestOutcome:
-    # The database work is synchronous: run it off the event loop.
-    return await run_in_threadpool(_ingest, get_engine(settings), events)
+async def _store(
+    settings: Settings,
+    events: Sequence[EventRecord],
+    rejected: Sequence[RejectedEvent] = (),
+) -> _Stored | JSONResponse:
+    """Store in one transaction; a database error answers 503 so the provider retries."""
+    try:
+        # The database work is synchronous: run it off the event loop.
+        return await run_in_threadpool(_ingest, get_engine(settings), events, rejected)
+    except SQLAlchemyError as err:
+        log.error("webhook events not stored: database error (%s)", type(err).__name__)
+        return _detail(503, "events not stored: database unavailable, retry later")
 
 
-def _counts(received: int, outcome: IngestOutcome) -> dict[str, int]:
-    return {"received": received, "new": outcome.new, "duplicates": outcome.duplicates}
+def _counts(received: int, stored: _Stored) -> dict[str, int]:
+    outcome = stored.outcome
+    return {
+        "received": received,
+        "new": outcome.new,
+        "duplicates": outcome.duplicates,
+        "rejected": stored.rejected,
+    }
 
 
 @router.post("/sendgrid")
@@ -87,13 +126,19 @@ async def sendgrid_webhook(request: Request, settings: SettingsDep) -> JSONRespo
         log.error("ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY is not a usable EC P-256 public key")
         return _not_configured("ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY (unusable key)")
     try:
-        events = sendgrid_events(json.loads(raw), received_at=now)
-    except (ValueError, WebhookPayloadError):
-        # json.JSONDecodeError and UnicodeDecodeError are ValueErrors.
+        payload = parse_json(raw)
+    except BodyError as err:
+        return _detail(400, str(err))
+    try:
+        batch = parse_sendgrid_batch(payload, received_at=now)
+    except WebhookPayloadError:
         return _detail(400, "body must be a JSON array of events")
-    outcome = await _store(settings, events)
-    log.info("sendgrid webhook: %s", _counts(len(events), outcome))
-    return JSONResponse(_counts(len(events), outcome))
+    stored = await _store(settings, batch.events, batch.rejected)
+    if isinstance(stored, JSONResponse):
+        return stored
+    counts = _counts(len(payload), stored)
+    log.info("sendgrid webhook: %s", counts)
+    return JSONResponse(counts)
 
 
 def public_url(settings: Settings, request: Request) -> str:
@@ -129,22 +174,38 @@ async def _verified_form(request: Request, settings: Settings) -> dict[str, str]
     return form
 
 
+async def _refuse_callback(
+    settings: Settings, form: dict[str, str], err: WebhookPayloadError
+) -> JSONResponse:
+    """A signed callback we cannot take: kept as rejected when it has a field we refuse, 400."""
+    if isinstance(err, MalformedEvent):
+        stored = await _store(settings, [], [rejected_twilio_callback(form, str(err))])
+        if isinstance(stored, JSONResponse):
+            return stored
+        log.warning("twilio callback rejected: %s", err)
+    return _detail(400, str(err))
+
+
 @router.post("/twilio/status")
 async def twilio_status_webhook(request: Request, settings: SettingsDep) -> JSONResponse:
     """Twilio's message status callback; ``oid`` is the outreach id we put in the URL."""
     form = await _verified_form(request, settings)
     if isinstance(form, JSONResponse):
         return form
-    oid_text = request.query_params.get("oid")
-    if oid_text is not None and not oid_text.isdigit():
+    try:
+        outreach_id = outreach_id_from(request.query_params.get("oid"))
+    except MalformedEvent:
         return _detail(400, "oid must be an outreach id")
     try:
-        event = twilio_status_event(form, int(oid_text) if oid_text else None, received_at=utcnow())
+        event = twilio_status_event(form, outreach_id, received_at=utcnow())
     except WebhookPayloadError as err:
-        return _detail(400, str(err))
-    outcome = await _store(settings, [event])
-    log.info("twilio status webhook: %s", _counts(1, outcome))
-    return JSONResponse(_counts(1, outcome))
+        return await _refuse_callback(settings, form, err)
+    stored = await _store(settings, [event])
+    if isinstance(stored, JSONResponse):
+        return stored
+    counts = _counts(1, stored)
+    log.info("twilio status webhook: %s", counts)
+    return JSONResponse(counts)
 
 
 @router.post("/twilio/inbound")
@@ -156,7 +217,9 @@ async def twilio_inbound_webhook(request: Request, settings: SettingsDep) -> Res
     try:
         event = twilio_inbound_event(form, received_at=utcnow())
     except WebhookPayloadError as err:
-        return _detail(400, str(err))
-    outcome = await _store(settings, [event])
-    log.info("twilio inbound webhook: %s", _counts(1, outcome))
+        return await _refuse_callback(settings, form, err)
+    stored = await _store(settings, [event])
+    if isinstance(stored, JSONResponse):
+        return stored
+    log.info("twilio inbound webhook: %s", _counts(1, stored))
     return Response(EMPTY_TWIML, media_type="text/xml")

@@ -13,6 +13,7 @@ from typing import Protocol
 from models.types import utcnow
 from outreach.addresses import format_address
 from outreach.errors import OutboxError
+from outreach.tokens import unsubscribe_link
 
 OUTBOX_PROVIDER = "outbox"
 # Messages per send_batch call of the email and SMS outboxes (letters use letter_batch_size).
@@ -55,6 +56,9 @@ class Message:
     code: str | None = None  # a one-time code (proof-of-control SMS); templates see ``code``
     # Bulk asks carry List-Unsubscribe; a transactional message (a confirmation) does not.
     unsubscribe: bool = True
+    # The List-Unsubscribe link's own token (an email with ``unsubscribe``); never the personal
+    # link's, so the header opens nothing but the unsubscribe.
+    unsubscribe_token: str | None = None
     # Provider reporting tags (SendGrid categories), e.g. ("enrich", campaign key).
     categories: tuple[str, ...] = ()
 
@@ -114,6 +118,26 @@ class Channel(Protocol):
     def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
         """Which of these in-doubt messages this channel already delivered (crash recovery)."""
         ...
+
+
+NO_UNSUBSCRIBE_TOKEN = "no unsubscribe token for the List-Unsubscribe header"
+
+
+def list_unsubscribe_headers(message: Message, *, base_url: str, mailto: str) -> dict[str, str]:
+    """One-click unsubscribe headers (RFC 8058) with the message's unsubscribe token.
+
+    Raises ValueError when the message has none: a bulk email must not go out without a
+    working unsubscribe, nor with its personal link in the header.
+    """
+    if not message.unsubscribe_token:
+        raise ValueError(NO_UNSUBSCRIBE_TOKEN)
+    return {
+        "List-Unsubscribe": (
+            f"<mailto:{mailto}?subject=unsubscribe-{message.outreach_id}>, "
+            f"<{unsubscribe_link(base_url, message.unsubscribe_token)}>"
+        ),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def failed(message: Message, reason: str, provider: str = OUTBOX_PROVIDER) -> SendResult:

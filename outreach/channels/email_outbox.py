@@ -17,6 +17,7 @@ from pathlib import Path
 
 from models.types import utcnow
 from outreach.channels.base import (
+    NO_UNSUBSCRIBE_TOKEN,
     OUTBOX_BATCH_SIZE,
     OUTBOX_PROVIDER,
     InDoubt,
@@ -24,11 +25,11 @@ from outreach.channels.base import (
     SendResult,
     atomic_write,
     failed,
+    list_unsubscribe_headers,
 )
 from outreach.config import OutreachConfig
 from outreach.errors import RenderError
 from outreach.render import RenderedEmail, Renderer
-from outreach.tokens import token_from_link, unsubscribe_link
 
 # CRLF line endings: the file is byte for byte what an SMTP relay would receive.
 POLICY = policy.SMTP
@@ -72,18 +73,19 @@ class EmailOutbox:
             idstring=f"outreach.{message.outreach_id}", domain=self.domain
         )
         if message.unsubscribe:
-            token = token_from_link(message.link)
-            msg["List-Unsubscribe"] = (
-                f"<mailto:{cfg.unsubscribe_mailto}?subject=unsubscribe-{message.outreach_id}>, "
-                f"<{unsubscribe_link(cfg.base_url, token)}>"
+            headers = list_unsubscribe_headers(
+                message, base_url=cfg.base_url, mailto=cfg.unsubscribe_mailto
             )
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            for name, value in headers.items():
+                msg[name] = value
         msg["X-Enrich-Outreach-Id"] = str(message.outreach_id)
         msg.set_content(rendered.text)
         msg.add_alternative(rendered.html, subtype="html")
         return msg
 
     def send_one(self, message: Message) -> SendResult:
+        if message.unsubscribe and not message.unsubscribe_token:
+            return failed(message, NO_UNSUBSCRIBE_TOKEN)
         try:
             rendered = self.renderer.email(message)
         except RenderError as err:

@@ -30,12 +30,11 @@ from urllib.error import URLError
 import sendgrid
 from python_http_client.exceptions import HTTPError
 
-from outreach.channels.base import InDoubt, Message, SendResult, failed
+from outreach.channels.base import InDoubt, Message, SendResult, failed, list_unsubscribe_headers
 from outreach.channels.sendgrid_plan import PROVIDER, Item, Planner, Request
 from outreach.config import OutreachConfig, SendGridConfig
 from outreach.errors import ConfigurationError, ProviderError, ProviderUnavailable
 from outreach.render import Renderer
-from outreach.tokens import token_from_link, unsubscribe_link
 
 API_KEY_SETTING = "ENRICH_SENDGRID_API_KEY"
 MAX_PERSONALIZATIONS = 1000
@@ -59,18 +58,6 @@ def sendgrid_client(config: SendGridConfig) -> sendgrid.SendGridAPIClient:
 def display_name(message: Message) -> str:
     """Given and family name; split/join also drops line breaks a hostile name could carry."""
     return " ".join(" ".join(p for p in (message.given_name, message.family_name) if p).split())
-
-
-def list_unsubscribe_headers(config: OutreachConfig, message: Message) -> dict[str, str]:
-    """One-click unsubscribe (RFC 8058), the same values the email outbox writes."""
-    token = token_from_link(message.link)
-    return {
-        "List-Unsubscribe": (
-            f"<mailto:{config.unsubscribe_mailto}?subject=unsubscribe-{message.outreach_id}>, "
-            f"<{unsubscribe_link(config.base_url, token)}>"
-        ),
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
 
 
 def safe_text(text: object, limit: int = 200) -> str:
@@ -122,7 +109,10 @@ class SendGridEmail:
         if item.substitutions:
             p["substitutions"] = item.substitutions
         if m.unsubscribe:
-            p["headers"] = list_unsubscribe_headers(self.config, m)
+            # The planner refused messages without an unsubscribe token.
+            p["headers"] = list_unsubscribe_headers(
+                m, base_url=self.config.base_url, mailto=self.config.unsubscribe_mailto
+            )
         return p
 
     def body(self, request: Request) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from outreach.channels.base import Message, SendResult, failed
+from outreach.channels.base import NO_UNSUBSCRIBE_TOKEN, Message, SendResult, failed
 from outreach.errors import ConfigurationError, RenderError
 from outreach.render import RenderedEmail, Renderer
 from outreach.template_safety import substitution_safe
@@ -66,6 +66,7 @@ class Request:
 def _values(message: Message) -> dict[str, str | None]:
     return {
         "token": token_from_link(message.link),
+        "unsub": message.unsubscribe_token,
         "given": message.given_name or None,
         "family": message.family_name or None,
         "code": message.code,
@@ -125,6 +126,9 @@ class Planner:
         for index, message in enumerate(messages):
             if "@" not in message.recipient:
                 refused[index] = failed(message, "recipient is not an email address", PROVIDER)
+                continue
+            if message.unsubscribe and not message.unsubscribe_token:
+                refused[index] = failed(message, NO_UNSUBSCRIBE_TOKEN, PROVIDER)
                 continue
             shape = self._shape(message)
             shared = self._shared(message, shape, shared_by_shape)
@@ -198,6 +202,7 @@ class Planner:
             bool(message.given_name),
             bool(message.family_name),
             message.code is not None,
+            message.unsubscribe_token is not None,
             prefix,
         )
 
@@ -223,5 +228,6 @@ class Planner:
             given_name=tag("given", part) if message.given_name else None,
             family_name=tag("family", part) if message.family_name else None,
             code=tag("code", part) if message.code is not None else None,
+            unsubscribe_token=tag("unsub", part) if message.unsubscribe_token else None,
         )
         return self.renderer.email(stand_in)

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from enrich.runtime import outreach_config
 from enrich.settings import Settings
-from models.tables import AuditEvent, ContactPoint, VerificationToken
+from models.tables import AuditEvent, ContactPoint, Enrollment, VerificationToken
 from models.types import utcnow
 from outreach.channels import build_channels
-from outreach.channels.base import Message
-from outreach.tokens import personal_link
-from tests.enrich.landing_helpers import client_for, emails
+from outreach.channels.base import Channel, Message
+from outreach.channels.sendgrid_email import SendGridEmail
+from outreach.config import SendGridConfig
+from outreach.dispatch import send_due_steps
+from tests.enrich.landing_helpers import client_for, email_text, emails
 from tests.models.responses_data import make_case
-from tests.models.test_selection import COMPLETE
+from tests.models.test_enrollment import enrol, start_round
+from tests.models.test_selection import COMPLETE, add_profile, replace, spec
+from tests.standins.common import serve_in_thread
+from tests.standins.sendgrid import STANDIN_API_KEY, SendGridState
+from tests.standins.sendgrid import create_app as create_standin
 
 HEADER_URL = re.compile(r"<(https?://[^>]+/u/[^>]+)>")
+PERSONAL_URL = re.compile(r"https?://[^\s\"<>]+/c/([A-Za-z0-9_-]+)")
 
 
 def status_of(engine: Engine, cp_id: int) -> str:
@@ -37,29 +47,93 @@ def opt_out_audits(engine: Engine) -> int:
         ).scalar_one()
 
 
-def test_the_header_link_opts_the_address_out_once(settings: Settings, engine: Engine) -> None:
-    case = make_case(engine, COMPLETE, gaps=["missing_mobile"])
-    channels = build_channels(outreach_config(settings))
-    link = personal_link(settings.base_url, case.token)
-    message = Message(case.outreach_id, "email", "ask", "nl", "p1@example.org", link, "P", "One")
-    assert channels["email"].send_batch([message])[0].ok
-    (sent,) = emails(settings)
-    match = HEADER_URL.search(sent["List-Unsubscribe"])
-    assert match, sent["List-Unsubscribe"]
-    path = match.group(1).removeprefix(settings.base_url)
+@pytest.fixture
+def sendgrid_url() -> Iterator[tuple[SendGridState, str]]:
+    state = SendGridState()
+    with serve_in_thread(create_standin(state)) as url:
+        yield state, url
 
+
+def send_ask(engine: Engine, settings: Settings, email: Channel) -> int:
+    """Enrol one customer lacking a mobile and send the first ladder step (an email) through
+    the real dispatch with ``email`` as the email channel; returns the email's contact point."""
+    with engine.begin() as conn:
+        profile_id = add_profile(conn, "unsub-1", replace(COMPLETE, "mobile"))
+    enrol(engine, start_round(engine))
+    config = outreach_config(settings)
+    channels = {**build_channels(config), "email": email}
+    with engine.connect() as conn:
+        ids = [i for (i,) in conn.execute(select(Enrollment.id))]
+    outcome = send_due_steps(
+        engine=engine, enrollment_ids=ids, spec=spec(), channels=channels, config=config,
+        now=utcnow(), actor="system",
+    )  # fmt: skip
+    assert outcome.sent == 1
+    with engine.connect() as conn:
+        return conn.execute(
+            select(ContactPoint.id).where(
+                ContactPoint.profile_id == profile_id, ContactPoint.kind == "email"
+            )
+        ).scalar_one()
+
+
+def header_token(header: str, settings: Settings) -> str:
+    match = HEADER_URL.search(header)
+    assert match, header
+    return match.group(1).removeprefix(f"{settings.base_url}/u/")
+
+
+def check_tokens(engine: Engine, settings: Settings, cp_id: int, header: str, body: str) -> None:
+    """What a reader of the header can and cannot do, and what the customer still can."""
+    unsubscribe = header_token(header, settings)
+    [personal] = PERSONAL_URL.findall(body)
+    assert personal not in header  # the header never carries the key to the customer's data
+    assert f"{settings.base_url}/u/{unsubscribe}" in body  # the footer link is the same one
     client = client_for(settings)
-    page = client.get(path)  # a mail scanner opening the link changes nothing
+    opened = client.get(f"/c/{unsubscribe}")
+    assert opened.status_code == 404 and 'id="link-invalid"' in opened.text
+    assert client.get(f"/c/{personal}").status_code == 200  # the customer's own link works
+    # The personal token of a new email does not unsubscribe (it is not in the header).
+    assert client.post(f"/u/{personal}", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert status_of(engine, cp_id) == "valid"
+    page = client.get(f"/u/{unsubscribe}")  # a mail scanner opening the link changes nothing
     assert page.status_code == 200 and 'id="unsubscribe"' in page.text
-    assert status_of(engine, case.points["email"]) == "valid"
-
-    done = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert status_of(engine, cp_id) == "valid"
+    expire_all_tokens(engine)  # unsubscribe keeps working after the personal link expired
+    assert client.get(f"/c/{personal}").status_code == 404
+    done = client.post(f"/u/{unsubscribe}", data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200 and 'id="unsubscribed"' in done.text
-    assert status_of(engine, case.points["email"]) == "opted_out"
-    assert status_of(engine, case.points["mobile"]) == "valid"  # only that address
-    again = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert status_of(engine, cp_id) == "opted_out"
+    again = client.post(f"/u/{unsubscribe}", data={"List-Unsubscribe": "One-Click"})
     assert again.status_code == 200
     assert opt_out_audits(engine) == 1
+
+
+def expire_all_tokens(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(VerificationToken).values(expires_at=utcnow() - timedelta(days=1)))
+
+
+def test_an_email_from_the_outbox_has_its_own_unsubscribe_token(
+    settings: Settings, engine: Engine
+) -> None:
+    cp_id = send_ask(engine, settings, build_channels(outreach_config(settings))["email"])
+    (sent,) = emails(settings)
+    check_tokens(engine, settings, cp_id, sent["List-Unsubscribe"], email_text(sent))
+
+
+def test_an_email_through_sendgrid_has_its_own_unsubscribe_token(
+    settings: Settings, engine: Engine, sendgrid_url: tuple[SendGridState, str]
+) -> None:
+    state, url = sendgrid_url
+    config = outreach_config(settings)
+    sendgrid = SendGridConfig(api_key=STANDIN_API_KEY, host=url, max_retries=0)
+    cp_id = send_ask(
+        engine, settings, SendGridEmail(dataclasses.replace(config, sendgrid=sendgrid))
+    )
+    [got] = [d for r in state.accepted_per_outreach() for d in state.delivered_to(r)]
+    assert got.text is not None
+    check_tokens(engine, settings, cp_id, got.headers["List-Unsubscribe"], got.text)
 
 
 def test_unknown_or_forged_links_change_nothing(settings: Settings, engine: Engine) -> None:
@@ -72,7 +146,11 @@ def test_unknown_or_forged_links_change_nothing(settings: Settings, engine: Engi
     assert opt_out_audits(engine) == 0
 
 
-def test_a_link_that_expired_still_unsubscribes(settings: Settings, engine: Engine) -> None:
+def test_an_old_email_whose_header_carries_the_personal_token_still_unsubscribes(
+    settings: Settings, engine: Engine
+) -> None:
+    """Emails sent before unsubscribe tokens existed: their header holds the personal token,
+    and no unsubscribe token was issued for their outreach; the link keeps working."""
     case = make_case(engine, COMPLETE, gaps=["missing_mobile"], ttl_days=1)
     assert utcnow() > case_expiry(engine, case.token)
     response = client_for(settings).post(f"/u/{case.token}", data={"List-Unsubscribe": "One-Click"})

@@ -65,7 +65,7 @@ def test_signed_batch_twice_shuffled_with_duplicates_ends_as_once(keyed: tuple) 
     body = json.dumps(batch).encode()
     first = post_sendgrid(private, body)
     assert first.status_code == 200, first.text
-    assert first.json() == {"received": 10, "new": 10, "duplicates": 0}
+    assert first.json() == {"received": 10, "new": 10, "duplicates": 0, "rejected": 0}
     once = counts(engine)
     assert once == (10, ["unverified", "bounced", "unverified", "opted_out"])
     for order in ("shuffled", "with_duplicates"):
@@ -172,7 +172,7 @@ def test_status_callback_with_dead_number_marks_invalid(keyed: tuple) -> None:
     path = f"/webhooks/twilio/status?oid={ann.outreach_id}"
     response = post_twilio(path, form)
     assert response.status_code == 200, response.text
-    assert response.json() == {"received": 1, "new": 1, "duplicates": 0}
+    assert response.json() == {"received": 1, "new": 1, "duplicates": 0, "rejected": 0}
     assert counts(engine) == (1, ["invalid"])
     again = post_twilio(path, form)
     assert again.json()["duplicates"] == 1

@@ -70,6 +70,8 @@ def make_message() -> MakeMessage:
             "given_name": "Jan",
             "family_name": "de Vries",
             "address": ADDRESSES["NL"] if channel == "letter" else None,
+            # Emails carry List-Unsubscribe with a token of its own, as dispatch issues them.
+            "unsubscribe_token": new_token() if channel == "email" else None,
         }
         values.update(overrides)
         return Message(**values)

@@ -56,13 +56,22 @@ def test_one_click_unsubscribe_headers_carry_no_personal_data(
     message = make_message("email")
     EmailOutbox(outbox_config).send_batch([message])
     eml = parse(outbox_config.outbox_dir / "email" / f"{message.outreach_id}.eml")
-    token = token_from_link(message.link)
     assert eml["List-Unsubscribe"] == (
         f"<mailto:unsubscribe@example.org?subject=unsubscribe-{message.outreach_id}>, "
-        f"<https://enrich.example.org/u/{token}>"
+        f"<https://enrich.example.org/u/{message.unsubscribe_token}>"
     )
     assert eml["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "jan" not in eml["List-Unsubscribe"].lower()
+    assert token_from_link(message.link) not in eml["List-Unsubscribe"]
+
+
+def test_an_ask_without_an_unsubscribe_token_is_not_sent(
+    outbox_config: OutreachConfig, make_message: MakeMessage
+) -> None:
+    message = make_message("email", unsubscribe_token=None)
+    [result] = EmailOutbox(outbox_config).send_batch([message])
+    assert not result.ok and result.error == "no unsubscribe token for the List-Unsubscribe header"
+    assert not (outbox_config.outbox_dir / "email" / f"{message.outreach_id}.eml").exists()
 
 
 def test_non_ascii_mailbox_is_written_as_smtputf8(

@@ -14,6 +14,7 @@ from outreach.events import (
     SENDGRID_EVENT_TYPES,
     TWILIO_STATUS_TYPES,
     WebhookPayloadError,
+    parse_sendgrid_batch,
     sendgrid_events,
     twilio_inbound_event,
     twilio_status_event,
@@ -91,28 +92,32 @@ def test_unknown_and_malformed_sendgrid_events_never_sink_the_batch() -> None:
     payload: list[Any] = [
         {"event": "machine_learning_thing", "sg_event_id": "u1", "timestamp": 1767261600},
         "not an object",
-        {"event": "delivered", "timestamp": "soon", "outreach_id": "abc"},
+        {"event": "delivered", "timestamp": "soon", "outreach_id": "7"},
         {"event": "delivered", "sg_event_id": "ok1", "timestamp": 1767261600, "outreach_id": "7"},
-        {"event": "open", "sg_event_id": "far", "timestamp": 10**20, "email": ["a", "b"]},
+        {"event": "open", "sg_event_id": "far", "timestamp": 10**20},
+        {"event": "open", "sg_event_id": "who", "email": ["a@example.com", "b"]},
+        {"event": "delivered", "outreach_id": str(2**63)},
+        {"event": "delivered", "timestamp": 1767261600},
     ]
-    events = sendgrid_events(payload, received_at=RECEIVED)
-    assert [e.event_type for e in events] == [
-        "unknown",
-        "unknown",
-        "delivered",
-        "delivered",
-        "opened",
+    batch = parse_sendgrid_batch(payload, received_at=RECEIVED)
+    assert [e.event_type for e in batch.events] == ["unknown", "delivered", "delivered"]
+    assert batch.events[0].raw == payload[0]
+    assert batch.events[0].detail == "machine_learning_thing"
+    assert batch.events[1].outreach_id == 7
+    assert [r.reason for r in batch.rejected] == [
+        "event is not an object",
+        "timestamp is not a Unix time",
+        "timestamp is not a Unix time",
+        "email is not text",
+        "outreach_id is not an outreach id",
     ]
-    assert events[4].occurred_at == RECEIVED
-    assert events[0].raw == payload[0]
-    assert events[0].detail == "machine_learning_thing"
-    assert events[1].raw == {"malformed": "not an object"}
+    assert all("a@example.com" not in r.excerpt for r in batch.rejected)
     # No sg_event_id: a stable id derived from the content, so a retry still deduplicates.
-    again = sendgrid_events(payload, received_at=RECEIVED)
-    assert events[2].provider_event_id == again[2].provider_event_id
-    assert events[2].provider_event_id.startswith("sha256:")
-    assert events[2].outreach_id is None and events[2].occurred_at == RECEIVED
-    assert events[3].outreach_id == 7
+    again = parse_sendgrid_batch(payload, received_at=RECEIVED)
+    assert batch.events[2].provider_event_id == again.events[2].provider_event_id
+    assert batch.events[2].provider_event_id.startswith("sha256:")
+    assert [r.fingerprint for r in batch.rejected] == [r.fingerprint for r in again.rejected]
+    assert sendgrid_events(payload, received_at=RECEIVED) == batch.events
 
 
 @pytest.mark.parametrize("payload", [{"event": "delivered"}, "[]", None, 3])

@@ -49,6 +49,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 BASE_URL = "https://enrich.example.org"
 LINK = re.compile(re.escape(BASE_URL) + r"/c/[A-Za-z0-9_-]+")
+UNSUBSCRIBE_LINK = re.compile(re.escape(BASE_URL) + r"/u/[A-Za-z0-9_-]+")
 SECRET = b"simulation-code-secret"
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
@@ -76,6 +77,7 @@ class Received:
     outreach_id: int
     channel: str
     link: str
+    unsubscribe_link: str | None = None  # an email's List-Unsubscribe URL
 
 
 @dataclass
@@ -101,7 +103,15 @@ def inbox(outbox: Path) -> dict[str, list[Received]]:
         match = LINK.search(str(body.get_content()))
         assert match, f"no personal link in email {path.name}"
         recipient = str(msg["To"]).rsplit("<", 1)[-1].rstrip(">")
-        found[recipient].append(Received(int(msg["X-Enrich-Outreach-Id"]), "email", match[0]))
+        unsubscribe = UNSUBSCRIBE_LINK.search(str(msg["List-Unsubscribe"] or ""))
+        found[recipient].append(
+            Received(
+                int(msg["X-Enrich-Outreach-Id"]),
+                "email",
+                match[0],
+                unsubscribe[0] if unsubscribe else None,
+            )
+        )
     for path in sorted((outbox / "sms").glob("batch-*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
@@ -281,7 +291,9 @@ class World:
 
     def unsubscribe(self, c: Customer, now: datetime) -> None:
         """The one-click unsubscribe of the ladder email's List-Unsubscribe header."""
-        token = token_from_link(self._received(c, "email").link)
+        link = self._received(c, "email").unsubscribe_link
+        assert link, f"{c.external_id}'s email has no List-Unsubscribe link"
+        token = token_from_link(link)
         with Session(self.engine) as session:
             result = unsubscribe(
                 session=session, token=token, now=now, method="list-unsubscribe-post"

@@ -14,7 +14,7 @@ from rich.table import Table
 from enrich import exit_codes
 from enrich.runtime import doubt_channels, get_engine, outreach_config
 from enrich.settings import get_settings
-from models.in_doubt import unsettled
+from models.in_doubt import Unsettled, unsettled
 from models.outreach_report import outreach_report
 from models.types import utcnow
 from outreach.channels import build_channels
@@ -73,21 +73,26 @@ def in_doubt_command(
     if not left:
         console.print("Every message is settled.")
         return
-    table = Table(title=f"Not settled: {len(left):,}", title_justify="left")
+    console.print(unsettled_table(left, len(left)))
+
+
+def unsettled_table(items: list[Unsettled], total: int) -> Table:
+    """Unsettled messages for the steward: what, since when, why, and what settles each."""
+    table = Table(title=f"Not settled: {total:,}", title_justify="left")
     for header in ("outreach", "round", "step", "channel", "kind", "since (UTC)", "reason", "next"):
         table.add_column(header, overflow="fold")
-    for u in left:
+    for u in items:
         table.add_row(
             str(u.outreach_id),
             str(u.round_id),
             str(u.step),
             u.channel,
-            u.kind,
+            u.kind.replace("_", " "),
             f"{u.since:%Y-%m-%d %H:%M}",
             escape(u.reason),
             escape(u.next_action),
         )
-    console.print(table)
+    return table
 
 
 @outreach_app.command("resolve")

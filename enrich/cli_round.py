@@ -17,12 +17,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
 from enrich import exit_codes
+from enrich.cli_outreach import unsettled_table
 from enrich.prefect_api import prefect_api
 from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import get_settings
 from models.campaign import CampaignError, CampaignSpec, load_campaign
 from models.contact_moments import expired_moments_exist
-from models.in_doubt import IN_DOUBT, Unsettled, unsettled
+from models.in_doubt import IN_DOUBT, unsettled
 from models.round_status import RoundNotFound, RoundStatus, round_status
 from models.selection import EXCLUSIONS, plan
 from models.tables import Enrollment, Outreach, Round
@@ -136,23 +137,6 @@ def _summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def _unsettled_table(items: list[Unsettled], total: int) -> Table:
-    table = Table(title=f"Not settled: {total:,}", title_justify="left")
-    for header in ("outreach", "round", "step", "channel", "since (UTC)", "reason", "next"):
-        table.add_column(header, overflow="fold")
-    for u in items:
-        table.add_row(
-            str(u.outreach_id),
-            str(u.round_id),
-            str(u.step),
-            u.channel,
-            f"{u.since:%Y-%m-%d %H:%M}",
-            escape(u.reason),
-            escape(u.next_action),
-        )
-    return table
-
-
 def _report_unsettled(engine: Engine, *, round_id: int | None) -> None:
     """Name what the run left unsettled and exit with UNSETTLED when anything is."""
     with engine.connect() as conn:
@@ -160,7 +144,7 @@ def _report_unsettled(engine: Engine, *, round_id: int | None) -> None:
     if not left:
         return
     doubts = sum(1 for u in left if u.kind == IN_DOUBT)
-    console.print(_unsettled_table(left[:LISTED_AFTER_RUN], len(left)))
+    console.print(unsettled_table(left[:LISTED_AFTER_RUN], len(left)))
     where = f"enrich round status {round_id}" if round_id else "enrich outreach in-doubt"
     console.print(
         f"[yellow]{doubts:,} messages in doubt, {len(left) - doubts:,} unsent; "
@@ -362,7 +346,7 @@ def status_command(
     for table in _status_tables(status):
         console.print(table)
     if left:
-        console.print(_unsettled_table(left[:LISTED_IN_STATUS], len(left)))
+        console.print(unsettled_table(left[:LISTED_IN_STATUS], len(left)))
         if len(left) > LISTED_IN_STATUS:
             console.print(f"... and {len(left) - LISTED_IN_STATUS:,} more (--json lists all).")
     else:

@@ -333,26 +333,14 @@ class TwilioSms:
         try:
             page = self._call(lambda c: c.messages.page(page_size=SCAN_PAGE), stop=None, safe=True)
             for _ in range(MAX_SCAN_PAGES):
-                older = False
-                for message in page:
-                    for token in self._link.findall(message.body or ""):
-                        token_hash = hash_token(token)
-                        if token_hash in wanted:
-                            found.setdefault(token_hash, message)
-                    sent = getattr(message, "date_sent", None)
-                    older = older or (sent is not None and _utc(sent) < since)
+                listed = list(page)
+                self._match(listed, wanted, found)
+                older = any(m.date_sent is not None and _utc(m.date_sent) < since for m in listed)
                 if wanted <= found.keys() or older or not page.next_page_url:
                     return found
                 page = self._call(_next_page(page.next_page_url), stop=None, safe=True)
         except TwilioRestException as err:
-            verdict = outcome(err.status, err.code, "")
-            if verdict.kind == "stop":
-                raise ConfigurationError(verdict.error) from err
-            raise ProviderRejected(
-                f"Twilio message lookup refused ({verdict.error})",
-                provider=PROVIDER,
-                status=err.status,
-            ) from err
+            raise _lookup_refused(err) from err
         raise ProviderUnavailable(
             f"Twilio message lookup did not reach the attempts within {MAX_SCAN_PAGES} pages",
             provider=PROVIDER,
@@ -367,11 +355,7 @@ class TwilioSms:
         found: dict[str, Any] = {}
 
         def scan(listed: Iterable[Any]) -> bool:
-            for message in listed:
-                for token in self._link.findall(message.body or ""):
-                    token_hash = hash_token(token)
-                    if token_hash in wanted:
-                        found.setdefault(token_hash, message)
+            self._match(listed, wanted, found)
             return wanted <= found.keys()
 
         try:
@@ -394,15 +378,29 @@ class TwilioSms:
                     break
                 page = self._call(_next_page(page.next_page_url), stop=None, safe=True)
         except TwilioRestException as err:
-            verdict = outcome(err.status, err.code, recipient)
-            if verdict.kind == "stop":
-                raise ConfigurationError(verdict.error) from err
-            raise ProviderRejected(
-                f"Twilio message lookup refused ({verdict.error})",
-                provider=PROVIDER,
-                status=err.status,
-            ) from err
+            raise _lookup_refused(err, recipient) from err
         return found
+
+    def _match(self, listed: Iterable[Any], wanted: set[str], found: dict[str, Any]) -> None:
+        """Add to ``found`` each listed message whose body links a wanted token hash."""
+        for message in listed:
+            for token in self._link.findall(message.body or ""):
+                token_hash = hash_token(token)
+                if token_hash in wanted:
+                    found.setdefault(token_hash, message)
+
+
+def _lookup_refused(
+    err: TwilioRestException, recipient: str = ""
+) -> ConfigurationError | ProviderRejected:
+    """A lookup's error answer: a setup error stops the run, anything else refuses the lookup
+    (the messages stay in doubt). The error names codes and regions, never a number."""
+    verdict = outcome(err.status, err.code, recipient)
+    if verdict.kind == "stop":
+        return ConfigurationError(verdict.error)
+    return ProviderRejected(
+        f"Twilio message lookup refused ({verdict.error})", provider=PROVIDER, status=err.status
+    )
 
 
 def _next_page(url: str) -> Callable[[Client], Any]:

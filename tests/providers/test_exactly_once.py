@@ -244,11 +244,11 @@ def test_a_timed_out_email_stays_in_doubt_after_the_grace_until_the_steward_deci
     from enrich.settings import get_settings
 
     monkeypatch.setenv("ENRICH_SENDGRID_RECONCILE_GRACE_MINUTES", "60")
-    monkeypatch.setenv("ENRICH_PROVIDER_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("ENRICH_PROVIDER_TIMEOUT_SECONDS", "3")
     get_settings.cache_clear()
     now = utcnow()
     round_id = seed_round(get_engine(providers.settings), emails=15, sms=0, now=now)
-    providers.sendgrid.push(Outcome(), Outcome.hang(3))  # 2nd request: no answer, not taken
+    providers.sendgrid.push(Outcome(), Outcome.hang(6))  # 2nd request: no answer, not taken
     first = send_round(round_id, now)
     assert (first.sent, first.in_doubt) == (10, 5)
     providers.sendgrid.flush_webhooks()
@@ -264,7 +264,7 @@ def test_a_timed_out_email_stays_in_doubt_after_the_grace_until_the_steward_deci
         late = unsettled(conn, now=now + timedelta(minutes=61), channels=GRACE_60)
     assert len(listed) == 5
     assert {u.reason for u in listed} == {
-        "no answer from SendGrid within 1s; the message may have been accepted"
+        "no answer from SendGrid within 3s; the message may have been accepted"
     }
     assert all(u.next_action.startswith("waiting for sendgrid events until") for u in listed)
     assert all("enrich outreach resolve" in u.next_action for u in late)
@@ -277,11 +277,11 @@ def test_a_slow_accepted_email_is_settled_by_its_webhook_not_sent_again(
 ) -> None:
     from enrich.settings import get_settings
 
-    monkeypatch.setenv("ENRICH_PROVIDER_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("ENRICH_PROVIDER_TIMEOUT_SECONDS", "3")
     get_settings.cache_clear()
     now = utcnow()
     round_id = seed_round(get_engine(providers.settings), emails=15, sms=0, now=now)
-    providers.sendgrid.push(Outcome.slow_accept(3))  # taken, but the answer comes too late
+    providers.sendgrid.push(Outcome.slow_accept(6))  # taken, but the answer comes too late
     first = send_round(round_id, now)
     assert (first.sent, first.in_doubt) == (5, 10)
     providers.sendgrid.flush_webhooks()  # its "processed" events reach the app

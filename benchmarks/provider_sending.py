@@ -52,7 +52,7 @@ from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sy
 from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings
-from flows.round import BATCHES_PER_SEND_TASK
+from flows.tasks import BATCHES_PER_SEND_TASK
 from models.campaign import CampaignSpec, Step
 from models.db import make_engine, upgrade
 from models.enrollment import enroll

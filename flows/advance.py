@@ -8,20 +8,67 @@ run also ends contact-moment enrollments whose links have all expired.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
-from flows.round import BATCHES_PER_SEND_TASK, send_batch
+from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
 from models.campaign import load_campaign, sync_campaign
 from models.campaign_versions import record_campaign_updates, round_campaigns
 from models.contact_moments import close_expired_moments
 from models.db import session_scope
 from models.types import utcnow
-from outreach.dispatch import BatchOutcome, due_for_advance
+from outreach.dispatch import due_for_advance
+
+
+@task(name="store-campaign", **RETRIES)
+def store_campaign(campaign_file: str | None) -> int:
+    """Store the campaign file as a new version when it changed; returns the version."""
+    settings = get_settings()
+    spec = load_campaign(Path(campaign_file) if campaign_file else settings.campaign_file)
+    with session_scope(get_engine(settings)) as session:
+        return sync_campaign(session=session, spec=spec).version
+
+
+@task(name="close-expired-moments", **RETRIES)
+def close_moments(now: datetime) -> int:
+    """End the contact-moment enrollments whose links have all expired; returns how many."""
+    with get_engine(get_settings()).begin() as conn:
+        return close_expired_moments(conn, now=now)
+
+
+@task(name="next-due-batch", **RETRIES)
+def next_due_batch(
+    after_id: int, now: datetime, actor: str
+) -> tuple[int, list[tuple[list[int], dict[str, Any]]], int]:
+    """The next send task's worth of due enrollments after ``after_id``, grouped by round with
+    each round's newest ladder: (last id, [(enrollment ids, spec)], campaign updates audited).
+    A last id of 0 means nothing more is due."""
+    settings = get_settings()
+    engine = get_engine(settings)
+    with engine.connect() as conn:
+        due = due_for_advance(
+            conn=conn, now=now, limit=settings.batch_size * BATCHES_PER_SEND_TASK, after_id=after_id
+        )
+    if not due:
+        return 0, [], 0
+    by_round: dict[int, list[int]] = {}
+    for enrollment_id, round_id in due:
+        by_round.setdefault(round_id, []).append(enrollment_id)
+    with engine.connect() as conn:
+        rounds = round_campaigns(conn, by_round)
+    with engine.begin() as conn:
+        updates = record_campaign_updates(conn, rounds.values(), now=now, actor=actor)
+    groups = [
+        (ids, rounds[round_id].spec.model_dump(mode="json")) for round_id, ids in by_round.items()
+    ]
+    return due[-1][0], groups, updates
 
 
 @flow(name="ladder-advance")
@@ -31,42 +78,25 @@ def advance_ladders(
     """Send the next step of every due enrollment, in batches; never a step twice.
 
     ``campaign_file`` (default: the settings' file) is stored as a new version when it changed;
-    an invalid file stops the run before anything is sent.
+    an invalid file stops the run before anything is sent. Send tasks run side by side within
+    the round's window (:func:`flows.tasks.send_window`) while the next batch is selected.
     """
-    settings = get_settings()
-    engine = get_engine(settings)
-    spec = load_campaign(Path(campaign_file) if campaign_file else settings.campaign_file)
-    with session_scope(engine) as session:
-        sync_campaign(session=session, spec=spec)
+    store_campaign(campaign_file)
     now = utcnow()
-    with engine.begin() as conn:
-        moments_closed = close_expired_moments(conn, now=now)
-    totals = BatchOutcome()
+    moments_closed = close_moments(now)
     campaign_updates = 0
-    after = 0
-    while True:
-        with engine.connect() as conn:
-            due = due_for_advance(
-                conn=conn,
-                now=now,
-                limit=settings.batch_size * BATCHES_PER_SEND_TASK,
-                after_id=after,
-            )
-        if not due:
-            break
-        after = due[-1][0]
-        by_round: dict[int, list[int]] = {}
-        for enrollment_id, round_id in due:
-            by_round.setdefault(round_id, []).append(enrollment_id)
-        with engine.connect() as conn:
-            rounds = round_campaigns(conn, by_round)
-        with engine.begin() as conn:
-            campaign_updates += record_campaign_updates(
-                conn, rounds.values(), now=now, actor=started_by
-            )
-        for round_id, ids in by_round.items():
-            spec_data = rounds[round_id].spec.model_dump(mode="json")
-            totals += send_batch(ids, spec_data, started_by)
+
+    def batches() -> Iterator[tuple[list[int], dict[str, Any]]]:
+        nonlocal campaign_updates
+        after = 0
+        while True:
+            after, groups, updates = next_due_batch(after, now, started_by)
+            campaign_updates += updates
+            if not after:
+                return
+            yield from groups
+
+    totals = send_all(batches(), actor=started_by, window=send_window(get_engine(get_settings())))
     summary = dict(vars(totals))
     summary.update(campaign_updates=campaign_updates, moments_closed=moments_closed)
     get_run_logger().info("ladder advance: %s", summary)

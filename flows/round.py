@@ -1,29 +1,23 @@
 """The enrichment round: sync the campaign, start a round, enrol in batches, send first steps.
 
-Tasks take ids and plain values and open their own engine; idempotency lives in the database
-(unique enrollment per round and profile, unique outreach per enrollment and step), so a retried
-task or a resumed round never sends a step twice. One task per batch, never per customer.
+The shared tasks and the send window are in :mod:`flows.tasks`; this flow adds the enrolment
+task. A retried task or a resumed round never sends a step twice.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import Task, flow, get_run_logger, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
-from prefect.futures import PrefectFuture
-from prefect.states import State
-from prefect.tasks import exponential_backoff
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 
-from enrich.runtime import doubt_channels, get_engine, outreach_config, respect
+from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import Settings, get_settings
+from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
 from models.campaign import CampaignSpec, load_campaign, sync_campaign
 from models.campaign_versions import record_campaign_updates, round_campaigns
 from models.db import session_scope
@@ -31,39 +25,13 @@ from models.enrollment import create_round, enroll, finish_round, profile_id_ran
 from models.in_doubt import unsettled
 from models.tables import Campaign, Enrollment, Round
 from models.types import utcnow
-from outreach.channels import build_channels
-from outreach.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
-from outreach.errors import is_transient
+from outreach.dispatch import BatchOutcome, due_enrollment_ids
 
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 # An enrolment task covers this many enrolment batches of profile ids (bounded, few tasks).
 BATCHES_PER_ENROL_TASK = 50
-# A send task covers this many batches of due enrollments: inside a task, the channel's request
-# for one chunk overlaps the database work of the chunks before and after it.
-BATCHES_PER_SEND_TASK = 10
-# Send tasks in flight at once: SQLite has one writer, PostgreSQL takes a few.
-CONCURRENCY = {"sqlite": 1, "postgresql": 4}
 # Unsettled messages named in a run's summary (all of them are counted).
 NAMED_IN_SUMMARY = 100
-
-
-def _worth_retrying(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
-    """Retry transient channel errors and database lock/connection errors, nothing else."""
-    try:
-        state.result()
-    except OperationalError:
-        return True
-    except Exception as err:
-        return is_transient(err)
-    return False
-
-
-RETRIES: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
-    "retry_condition_fn": _worth_retrying,
-    "cache_policy": NO_CACHE,
-}
 
 
 @task(name="enrol-batch", **RETRIES)
@@ -89,24 +57,6 @@ def enrol_batch(
     )
 
 
-@task(name="send-due-steps", **RETRIES)
-def send_batch(enrollment_ids: list[int], spec_data: dict[str, Any], actor: str) -> BatchOutcome:
-    settings = get_settings()
-    config = outreach_config(settings)
-    outcome = send_due_steps(
-        engine=get_engine(settings),
-        enrollment_ids=enrollment_ids,
-        spec=CampaignSpec.model_validate(spec_data),
-        channels=build_channels(config),
-        config=config,
-        now=utcnow(),
-        actor=actor,
-        respect=respect(settings),
-    )
-    get_run_logger().info("batch of %d: %s", len(enrollment_ids), outcome)
-    return outcome
-
-
 def _enrol_all(
     round_id: int, spec: CampaignSpec, settings: Settings, limit: int | None, now: datetime
 ) -> int:
@@ -127,16 +77,13 @@ def _enrol_all(
     return enrolled
 
 
-def _send_all(
-    round_id: int, spec: CampaignSpec, settings: Settings, actor: str, now: datetime
-) -> BatchOutcome:
+def _due_batches(
+    round_id: int, spec: CampaignSpec, settings: Settings, now: datetime
+) -> Iterator[tuple[list[int], dict[str, Any]]]:
+    """The round's due first steps, a send task's worth at a time, in enrollment order."""
     engine = get_engine(settings)
-    window = CONCURRENCY.get(engine.dialect.name, 1)
     spec_data = spec.model_dump(mode="json")
-    in_flight: deque[PrefectFuture[BatchOutcome]] = deque()
-    totals = BatchOutcome()
     after = 0
-
     while True:
         with engine.connect() as conn:
             ids = due_enrollment_ids(
@@ -147,14 +94,19 @@ def _send_all(
                 after_id=after,
             )
         if not ids:
-            break
+            return
         after = ids[-1]
-        in_flight.append(send_batch.submit(ids, spec_data, actor))
-        if len(in_flight) >= window:
-            totals += in_flight.popleft().result()
-    while in_flight:
-        totals += in_flight.popleft().result()
-    return totals
+        yield ids, spec_data
+
+
+def _send_all(
+    round_id: int, spec: CampaignSpec, settings: Settings, actor: str, now: datetime
+) -> BatchOutcome:
+    return send_all(
+        _due_batches(round_id, spec, settings, now),
+        actor=actor,
+        window=send_window(get_engine(settings)),
+    )
 
 
 def _markdown(summary: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
-from flows.round import RETRIES
+from flows.tasks import RETRIES
 from models.sweep import finish_sweep, start_sweep, sweep_batch
 from models.types import utcnow
 

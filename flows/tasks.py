@@ -1,0 +1,95 @@
+"""The Prefect tasks every flow shares, and the window that runs send tasks side by side.
+
+Tasks take ids and plain values and open their own engine; idempotency lives in the database
+(unique enrollment per round and profile, unique outreach per enrollment and step, leases on
+enrollments), so a retried task or a rerun flow never sends a step twice. One task per batch,
+never per customer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from prefect import Task, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.futures import PrefectFuture
+from prefect.states import State
+from prefect.tasks import exponential_backoff
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from enrich.runtime import get_engine, outreach_config, respect
+from enrich.settings import get_settings
+from models.campaign import CampaignSpec
+from models.types import utcnow
+from outreach.channels import build_channels
+from outreach.dispatch import BatchOutcome, send_due_steps
+from outreach.errors import is_transient
+
+# A send task covers this many batches of due enrollments: inside a task, the channel's request
+# for one chunk overlaps the database work of the chunks before and after it.
+BATCHES_PER_SEND_TASK = 10
+# Send tasks in flight at once: SQLite has one writer, PostgreSQL takes a few.
+CONCURRENCY = {"sqlite": 1, "postgresql": 4}
+
+
+def _worth_retrying(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
+    """Retry transient channel errors and database lock/connection errors, nothing else."""
+    try:
+        state.result()
+    except OperationalError:
+        return True
+    except Exception as err:
+        return is_transient(err)
+    return False
+
+
+RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_condition_fn": _worth_retrying,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="send-due-steps", **RETRIES)
+def send_batch(enrollment_ids: list[int], spec_data: dict[str, Any], actor: str) -> BatchOutcome:
+    """Send each of these enrollments its next due step (:func:`send_due_steps`)."""
+    settings = get_settings()
+    config = outreach_config(settings)
+    outcome = send_due_steps(
+        engine=get_engine(settings),
+        enrollment_ids=enrollment_ids,
+        spec=CampaignSpec.model_validate(spec_data),
+        channels=build_channels(config),
+        config=config,
+        now=utcnow(),
+        actor=actor,
+        respect=respect(settings),
+    )
+    get_run_logger().info("batch of %d: %s", len(enrollment_ids), outcome)
+    return outcome
+
+
+def send_window(engine: Engine) -> int:
+    """How many send tasks may run at once on this database."""
+    return CONCURRENCY.get(engine.dialect.name, 1)
+
+
+def send_all(
+    batches: Iterable[tuple[list[int], dict[str, Any]]], *, actor: str, window: int
+) -> BatchOutcome:
+    """Submit a send task per (enrollment ids, campaign spec) batch, at most ``window`` in
+    flight; the batches are drawn lazily, so the next one is selected while others send."""
+    in_flight: deque[PrefectFuture[BatchOutcome]] = deque()
+    totals = BatchOutcome()
+    for ids, spec_data in batches:
+        in_flight.append(send_batch.submit(ids, spec_data, actor))
+        if len(in_flight) >= window:
+            totals += in_flight.popleft().result()
+    while in_flight:
+        totals += in_flight.popleft().result()
+    return totals

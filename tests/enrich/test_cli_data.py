@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from enrich.cli import app
-from enrich.demo_data import write_demo_csv
+from enrich.cli.demo_data import write_demo_csv
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.tables import ContactPoint, Profile

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from enrich.cli_round import round_app
+from enrich.cli.round import round_app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.tables import Outreach, Round

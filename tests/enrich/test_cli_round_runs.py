@@ -44,7 +44,7 @@ def prefect_servers(pid: int) -> list[psutil.Process]:
             cmdline = " ".join(child.cmdline())
         except psutil.Error:
             continue
-        if "enrich.prefect_api" in cmdline or "prefect.server.api.server" in cmdline:
+        if "enrich.cli.prefect_api" in cmdline or "prefect.server.api.server" in cmdline:
             found.append(child)
     return found
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from enrich import exit_codes
+from enrich.cli import exit_codes
 from enrich.runtime import doubt_channels, get_engine, outreach_config
 from enrich.settings import get_settings
 from models.in_doubt import Unsettled, unsettled

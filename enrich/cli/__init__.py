@@ -7,20 +7,18 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
 
-from enrich import (
-    cli_check,
-    cli_data,
-    cli_letters,
-    cli_outreach,
-    cli_providers,
-    cli_round,
-    cli_web,
-    exit_codes,
-)
-from enrich.cli_sweep import sweep_app
+from enrich.cli import exit_codes
+from enrich.cli.check import check_command
+from enrich.cli.data import demo_data_command, import_command
+from enrich.cli.letters import letters_app
+from enrich.cli.outreach import outreach_app
+from enrich.cli.providers import providers_app
+from enrich.cli.round import round_app
+from enrich.cli.serve import serve_command
+from enrich.cli.settings_errors import describe
+from enrich.cli.sweep import sweep_app
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
-from enrich.settings_errors import describe
 from models.db import current_revision, upgrade
 
 app = typer.Typer(help="Enrich keeps your customer contact base alive.", no_args_is_help=True)
@@ -57,12 +55,12 @@ def init_command() -> None:
         console.print(f"Database {where} upgraded from {before or 'empty'} to {after}.")
 
 
-app.command("import")(cli_data.import_command)
-app.command("demo-data")(cli_data.demo_data_command)
-app.add_typer(cli_round.round_app, name="round")
-app.add_typer(cli_letters.letters_app, name="letters")
-app.command("serve")(cli_web.serve_command)
-app.command("check")(cli_check.check_command)
-app.add_typer(cli_outreach.outreach_app, name="outreach")
+app.command("import")(import_command)
+app.command("demo-data")(demo_data_command)
+app.add_typer(round_app, name="round")
+app.add_typer(letters_app, name="letters")
+app.command("serve")(serve_command)
+app.command("check")(check_command)
+app.add_typer(outreach_app, name="outreach")
 app.add_typer(sweep_app, name="sweep")
-app.add_typer(cli_providers.providers_app, name="providers")
+app.add_typer(providers_app, name="providers")

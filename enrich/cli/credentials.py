@@ -2,7 +2,7 @@
 
 SendGrid is asked for one bounce (GET /v3/suppression/bounces?limit=1), Twilio for one message
 (GET Messages.json?PageSize=1), each through its official client, once, without retries and
-with a short timeout. Every provider gives one :class:`~enrich.checks.Finding`; a problem names
+with a short timeout. Every provider gives one :class:`~enrich.cli.checks.Finding`; a problem names
 the variable to fix. Keys and tokens never appear in a finding.
 """
 
@@ -19,7 +19,7 @@ import requests
 from python_http_client.exceptions import HTTPError
 from twilio.base.exceptions import TwilioException
 
-from enrich.checks import ACCOUNT_SID, Finding
+from enrich.cli.checks import ACCOUNT_SID, Finding
 from enrich.runtime import outreach_config
 from enrich.settings import Settings
 from outreach.channels.sendgrid_email import sendgrid_client

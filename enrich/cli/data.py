@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from enrich.demo_data import write_demo_csv
+from enrich.cli.demo_data import write_demo_csv
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models import safe_csv

@@ -6,7 +6,7 @@ parent (about 235 MB each, left running). Instead, :func:`prefect_api` starts th
 (Prefect's own app under uvicorn) as a child that watches a pipe from this process: when the
 pipe closes, as it does when this process ends in any way, the child exits at once.
 
-``python -m enrich.prefect_api PORT`` is that child.
+``python -m enrich.cli.prefect_api PORT`` is that child.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def prefect_api() -> Iterator[str | None]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     process = subprocess.Popen(
-        [sys.executable, "-m", "enrich.prefect_api", str(port)],
+        [sys.executable, "-m", "enrich.cli.prefect_api", str(port)],
         stdin=subprocess.PIPE,
         env={**os.environ, **SERVER_ENV},
     )

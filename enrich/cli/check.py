@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from enrich.checks import check_configuration
+from enrich.cli.checks import check_configuration
 from enrich.settings import get_settings
 
 console = Console(soft_wrap=True)  # one line per finding, whatever the terminal width
@@ -23,7 +23,7 @@ def check_command(
     settings = get_settings()
     findings = check_configuration(settings)
     if credentials:
-        from enrich.credential_checks import check_credentials
+        from enrich.cli.credentials import check_credentials
 
         findings.extend(check_credentials(settings))
     for finding in findings:

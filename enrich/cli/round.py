@@ -16,9 +16,9 @@ from rich.table import Table
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
-from enrich import exit_codes
-from enrich.cli_outreach import unsettled_table
-from enrich.prefect_api import prefect_api
+from enrich.cli import exit_codes
+from enrich.cli.outreach import unsettled_table
+from enrich.cli.prefect_api import prefect_api
 from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import get_settings
 from models.campaign import CampaignError, CampaignSpec, load_campaign

@@ -42,7 +42,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def stored_id(row: SQLModel) -> int:
     """The id the database gave ``row`` once it was added and flushed.
 
-    Raises ValueError naming the table when it has none yet: a row that was never stored must
+    Raises ValueError naming the kind of row when it has none yet: a row never stored must
     not pass its missing id on as a foreign key or an audit trail's entity.
     """
     row_id = getattr(row, "id", None)

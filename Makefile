@@ -3,19 +3,34 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
+# The pinned set CI tests (runtime and dev), resolved from pyproject.toml by `make lock`.
+LOCK := requirements.lock
+LOCK_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" --quiet -o $(LOCK)
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test lint typecheck pytest setup system-deps bench clean
+.PHONY: demo test lint typecheck pytest setup system-deps lock lock-upgrade bench clean
 
 setup: $(STAMP) system-deps
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# A new lock or pyproject.toml rebuilds the environment from scratch: exactly the pinned set,
+# then the project itself without resolving anything again.
+$(STAMP): $(LOCK) pyproject.toml
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# After editing the dependencies in pyproject.toml: the pins that still fit are kept.
+lock: | $(STAMP)
+	$(LOCK_COMPILE)
+
+# Every pin to the newest release its range in pyproject.toml allows.
+lock-upgrade: | $(STAMP)
+	$(LOCK_COMPILE) --upgrade
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -41,6 +56,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/deptry .
+	$(BIN)/deptry tests benchmarks --exclude '\.venv' --ignore DEP002,DEP004
 
 typecheck: setup
 	$(BIN)/mypy

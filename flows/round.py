@@ -20,7 +20,7 @@ from enrich.settings import Settings, get_settings
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
 from models.campaign import CampaignSpec, load_campaign, sync_campaign
 from models.campaign_versions import record_campaign_updates, round_campaigns
-from models.db import session_scope
+from models.db import session_scope, stored_id
 from models.enrollment import create_round, enroll, finish_round, profile_id_ranges, round_summary
 from models.in_doubt import unsettled
 from models.tables import Campaign, Enrollment, Round
@@ -214,8 +214,7 @@ def enrichment_round(
                 "batch_size": settings.batch_size,
             },
         )
-        round_id = round_.id
-    assert round_id is not None
+        round_id = stored_id(round_)
     return _run(round_id, spec, settings, started_by, limit)
 
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select, update
 
 from models.audit import audit
 from models.campaign import CampaignSpec
+from models.db import stored_id
 from models.gaps import gaps_of
 from models.tables import Campaign, Consent, ContactPoint, Enrollment, Round
 from models.vocabulary import ACTIVE, COMPLETED, VERIFIED
@@ -88,7 +89,8 @@ def enrollment_spec(*, session: Session, enrollment: Enrollment) -> CampaignSpec
     return spec_of(definition)
 
 
-def _goal_met(session: Session, enrollment: Enrollment) -> bool:
+def goal_met(*, session: Session, enrollment: Enrollment) -> bool:
+    """Whether the enrollment's gaps are closed and its required purposes answered."""
     points = session.exec(
         select(ContactPoint).where(
             ContactPoint.profile_id == enrollment.profile_id, ContactPoint.status == VERIFIED
@@ -113,12 +115,6 @@ def _goal_met(session: Session, enrollment: Enrollment) -> bool:
     return True
 
 
-def enrollment_goal_met(*, session: Session, enrollment_id: int) -> bool:
-    """Whether the enrollment's gaps are closed and its required purposes answered."""
-    enrollment = session.get(Enrollment, enrollment_id)
-    return enrollment is not None and _goal_met(session, enrollment)
-
-
 def complete_if_done(
     *,
     session: Session,
@@ -134,7 +130,7 @@ def complete_if_done(
     ).all()
     done: list[int] = []
     for enrollment in active:
-        if not _goal_met(session, enrollment):
+        if not goal_met(session=session, enrollment=enrollment):
             continue
         # Conditional on the state, so a concurrent stop or completion wins cleanly.
         result = session.execute(
@@ -151,14 +147,14 @@ def complete_if_done(
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue
         session.refresh(enrollment)
-        assert enrollment.id is not None
-        done.append(enrollment.id)
+        enrollment_id = stored_id(enrollment)
+        done.append(enrollment_id)
         audit(
             session=session,
             actor=actor,
             action="enrollment.complete",
             entity_type="enrollment",
-            entity_id=enrollment.id,
+            entity_id=enrollment_id,
             profile_id=profile_id,
             before={"state": ACTIVE},
             after={"state": COMPLETED, "end_reason": "goal met"},

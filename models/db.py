@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -37,6 +37,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def stored_id(row: SQLModel) -> int:
+    """The id the database gave ``row`` once it was added and flushed.
+
+    Raises ValueError naming the kind of row when it has none yet: a row never stored must
+    not pass its missing id on as a foreign key or an audit trail's entity.
+    """
+    row_id = getattr(row, "id", None)
+    if not isinstance(row_id, int):
+        raise ValueError(f"this {type(row).__name__} row has no id: add and flush it first")
+    return row_id
 
 
 @contextmanager

@@ -6,17 +6,12 @@ before the chosen one are skipped at once (they are recorded as skipped, never s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from models.campaign import Step
 from models.vocabulary import CHANNEL_KIND
 
 KIND_CHANNEL = {kind: channel for channel, kind in CHANNEL_KIND.items()}
-
-
-def channels_for_kinds(kinds: Iterable[str]) -> set[str]:
-    """The channels that can reach a profile holding usable contact points of these kinds."""
-    return {KIND_CHANNEL[kind] for kind in kinds if kind in KIND_CHANNEL}
 
 
 def next_step(

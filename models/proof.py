@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select, update
 
 from models.audit import audit
 from models.completion import complete_if_done
+from models.db import stored_id
 from models.tables import ContactPoint, VerificationToken
 from models.vocabulary import VERIFIED
 
@@ -93,7 +94,7 @@ def create_challenge(
     code_secret: bytes,
 ) -> Challenge:
     """A confirmation link (email) or code (mobile) for ``contact_point``; older ones lapse."""
-    assert contact_point.id is not None
+    contact_point_id = stored_id(contact_point)
     kind: Literal["email_confirm", "sms_code"] = (
         EMAIL_CONFIRM if contact_point.kind == "email" else SMS_CODE
     )
@@ -123,11 +124,11 @@ def create_challenge(
     )
     session.add(row)
     session.flush()
-    assert row.id is not None
+    row_id = stored_id(row)
     if kind == SMS_CODE:
-        row.token_hash = code_hash(code_secret, row.id, secret)
+        row.token_hash = code_hash(code_secret, row_id, secret)
         session.flush()
-    return Challenge(kind, row.id, contact_point.id, secret, expires_at)
+    return Challenge(kind, row_id, contact_point_id, secret, expires_at)
 
 
 def _state(cp: ContactPoint) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from models.campaign import CampaignSpec
 from models.completion import enrollment_spec
+from models.db import stored_id
 from models.masking import mask_address, mask_email, mask_phone
 from models.proof import hash_secret
 from models.tables import Consent, ContactPoint, Enrollment, Outreach, Profile, VerificationToken
@@ -82,7 +83,7 @@ def link_row(session: Session, token: str) -> VerificationToken | None:
 
 
 def link_context(session: Session, row: VerificationToken) -> LinkContext:
-    assert row.id is not None
+    token_id = stored_id(row)
     profile = session.get(Profile, row.profile_id)
     outreach = session.get(Outreach, row.outreach_id) if row.outreach_id else None
     enrollment = session.exec(
@@ -107,7 +108,7 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
         ).first()
         purposes.append(PurposeView(p.key, p.required, p.text_version, latest))
     return LinkContext(
-        token_id=row.id,
+        token_id=token_id,
         profile_id=row.profile_id,
         locale=profile.locale if profile else "nl",
         outreach_id=row.outreach_id,

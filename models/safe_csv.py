@@ -43,10 +43,6 @@ class Writer:
     def writerow(self, row: Iterable[object]) -> None:
         self._writer.writerow([neutralise(cell) for cell in row])
 
-    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
-        for row in rows:
-            self.writerow(row)
-
 
 def dict_rows(lines: Iterable[str]) -> Iterator[dict[str, str]]:
     """The rows of a CSV Enrich wrote, keyed by its header, with every cell restored."""

@@ -113,10 +113,9 @@ def _validate(
             else:
                 errors[kind] = phone.reason or "phone: invalid"
         elif act.action == "change":
-            errors.update(_validate_address(act.address, country or default_region))
-            if not any(k.startswith("postal") for k in errors):
-                assert act.address is not None
-                a = act.address
+            a = act.address  # None is reported by _validate_address
+            errors.update(_validate_address(a, country or default_region))
+            if a is not None and not any(k.startswith("postal") for k in errors):
                 values[kind] = normalise_address(
                     street=a.street,
                     house_number=a.house_number,
@@ -326,8 +325,10 @@ def apply_submission(
     for kind in FIELDS:
         act: FieldAction = getattr(form, kind)
         if act.action == "confirm":
-            cp = session.get(ContactPoint, ctx.fields[kind].contact_point_id)
-            assert cp is not None
+            cp_id = ctx.fields[kind].contact_point_id
+            cp = session.get(ContactPoint, cp_id) if cp_id is not None else None
+            if cp is None:  # validation found it in this transaction: it cannot have gone
+                raise LookupError(f"contact point {cp_id} to confirm is not in the database")
             data[kind] = _confirm(session, ctx, cp, now, evidence, challenges, code_secret)
         elif act.action == "change":
             data[kind] = _change(

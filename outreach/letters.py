@@ -65,11 +65,6 @@ def manifest_csv(rows: Sequence[ManifestRow]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def read_manifest_ids(data: str) -> list[int]:
-    """Outreach ids listed in a manifest's text, in order."""
-    return [int(row["outreach_id"]) for row in safe_csv.dict_rows(io.StringIO(data))]
-
-
 def render_pdf(html: str) -> tuple[bytes, int]:
     """One PDF for a whole HTML document; returns the bytes and the page count."""
     # Imported here: WeasyPrint takes about a second to import and only letters need it.

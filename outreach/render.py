@@ -280,11 +280,6 @@ class Renderer:
             # The wrapper has no per-customer data: if it fails, it fails for every letter.
             raise ConfigurationError(str(err)) from err
 
-    def letter_html(self, messages: Sequence[Message]) -> str:
-        """One HTML document, a page per message; the first failing message raises RenderError."""
-        today = utcnow().date()
-        return self.letter_document([self.letter_page(m, today=today) for m in messages])
-
     @property
     def origin_country(self) -> str:
         """Where letters are posted from; decides when a country line is printed."""

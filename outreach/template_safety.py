@@ -55,7 +55,8 @@ def substitution_safe(env: Environment, template_names: Iterable[str]) -> bool:
         if name in seen:
             continue
         seen.add(name)
-        assert env.loader is not None
+        if env.loader is None:
+            raise ValueError("the template environment has no loader to read templates from")
         source, _, _ = env.loader.get_source(env, name)
         tree = env.parse(source, name=name)
         found = _referenced(tree)

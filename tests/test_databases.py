@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from models.db import current_revision, upgrade
+from models.db import current_revision, stored_id, upgrade
+from models.tables import Profile
 
 TABLES = {
     "profile",
@@ -91,3 +94,14 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_a_row_has_an_id_once_stored_and_an_unstored_one_is_refused(engine: Engine) -> None:
+    profile = Profile(external_id="c-1")
+    with pytest.raises(ValueError, match="Profile row has no id: add and flush it first"):
+        stored_id(profile)
+    with Session(engine) as session:
+        session.add(profile)
+        session.flush()
+        assert stored_id(profile) == profile.id
+        assert isinstance(profile.id, int)

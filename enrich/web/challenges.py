@@ -14,6 +14,7 @@ from sqlmodel import Session
 from enrich.runtime import outreach_config
 from enrich.settings import Settings
 from models.audit import audit
+from models.db import stored_id
 from models.proof import EMAIL_CONFIRM, Challenge
 from models.tables import ContactPoint, Outreach, Profile
 from models.types import utcnow
@@ -62,11 +63,11 @@ def send_challenges(
     base = settings.base_url.rstrip("/")
     out: list[Sent] = []
     for ch, row, cp in pending:
-        assert row.id is not None
+        outreach_id = stored_id(row)
         profile = session.get(Profile, cp.profile_id)
         email = ch.kind == EMAIL_CONFIRM
         message = Message(
-            outreach_id=row.id,
+            outreach_id=outreach_id,
             channel=row.channel,
             template=row.template,
             locale=locale,
@@ -90,12 +91,12 @@ def send_challenges(
             actor="system",
             action="outreach.sent" if result.ok else "outreach.failed",
             entity_type="outreach",
-            entity_id=row.id,
+            entity_id=outreach_id,
             profile_id=cp.profile_id,
             after={"channel": row.channel, "template": row.template, "status": row.status},
             reason=REASON,
             evidence={"challenge_id": ch.challenge_id},
         )
         session.commit()
-        out.append(Sent(ch, row.id, result.ok))
+        out.append(Sent(ch, outreach_id, result.ok))
     return out

@@ -133,8 +133,14 @@ class Planner:
             shape = self._shape(message)
             shared = self._shared(message, shape, shared_by_shape)
             subs = _substitutions(message, shared) if shared is not None else None
+            if shared is None or subs is None:  # no shared content fits: rendered alone
+                own = self._own(message, index, refused)
+                if own is not None:
+                    lone = Item(index, message, own.subject, own)
+                    alone.append(Request([lone], own, message.categories))
+                continue
             item: Item | None = None
-            if shared is not None and subs is not None and self._quick(message, shape):
+            if self._quick(message, shape):
                 if shape not in proven:
                     own = self._own(message, index, refused)
                     if own is None:
@@ -149,11 +155,10 @@ class Planner:
                 if own is None:
                     continue
                 item = Item(index, message, own.subject, own)
-                if shared is None or subs is None or not _reproduces(shared, subs, own):
+                if not _reproduces(shared, subs, own):
                     alone.append(Request([item], own, message.categories))
                     continue
                 item.substitutions = subs
-            assert shared is not None
             key = (message.categories, shared.text, shared.html)
             groups.setdefault(key, []).append(item)
             contents[key] = shared

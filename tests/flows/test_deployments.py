@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
+import prefect
 import yaml
 from prefect import Flow
 from prefect.client.schemas.schedules import CronSchedule
@@ -36,3 +37,8 @@ def test_each_entrypoint_is_a_flow_taking_its_parameters() -> None:
         assert set(deployment.get("parameters") or {}) <= accepted, name
         for schedule in deployment.get("schedules") or []:
             CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+
+
+def test_workers_are_told_the_prefect_release_the_tests_ran_on() -> None:
+    data = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    assert data["prefect-version"] == prefect.__version__

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.campaign import Step
-from models.ladder import channels_for_kinds, first_step, next_step
+from models.ladder import KIND_CHANNEL, first_step, next_step
 
 LADDER = [
     Step(channel="email", wait_days=5),
@@ -36,4 +36,5 @@ def test_next_step_escalates_after_the_last_sent_step() -> None:
 
 
 def test_contact_kinds_map_to_channels() -> None:
-    assert channels_for_kinds(["email", "mobile", "postal", "phone"]) == {"email", "sms", "letter"}
+    # A landline ("phone") takes no channel.
+    assert KIND_CHANNEL == {"email": "email", "mobile": "sms", "postal": "letter"}

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models.completion import enrollment_goal_met
+from models.completion import goal_met
 from models.proof import MAX_SMS_ATTEMPTS, CodeResult, check_sms_code, confirm_email
 from models.submissions import FieldAction, SubmissionForm, SubmissionResult, apply_submission
 from models.tables import AuditEvent, ContactPoint, Enrollment, VerificationToken
@@ -29,6 +29,11 @@ def submit(engine: Engine, case: Case, form: SubmissionForm) -> SubmissionResult
         )
         session.commit()
     return result
+
+
+def enrollment_goal_met(*, session: Session, enrollment_id: int) -> bool:
+    enrollment = session.get(Enrollment, enrollment_id)
+    return enrollment is not None and goal_met(session=session, enrollment=enrollment)
 
 
 def state(engine: Engine, case: Case) -> str:

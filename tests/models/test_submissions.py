@@ -16,7 +16,15 @@ from models.submissions import (
     SubmissionResult,
     apply_submission,
 )
-from models.tables import AuditEvent, Consent, ContactPoint, Enrollment, Submission
+from models.tables import (
+    AuditEvent,
+    Consent,
+    ContactPoint,
+    Enrollment,
+    Submission,
+    VerificationToken,
+)
+from outreach.tokens import hash_token
 from tests.models.responses_data import (
     EMAIL_OK,
     MOBILE_OK,
@@ -53,6 +61,16 @@ def point(engine: Engine, cp_id: int) -> ContactPoint:
         cp = session.get(ContactPoint, cp_id)
         assert cp is not None
         return cp
+
+
+def link_token_id(engine: Engine, case: Case) -> int | None:
+    """The id of the stored token behind the case's personal link (found by its hash)."""
+    with Session(engine) as session:
+        return session.exec(
+            select(VerificationToken.id).where(
+                col(VerificationToken.token_hash) == hash_token(case.token)
+            )
+        ).one()
 
 
 def audits(engine: Engine, action: str) -> list[AuditEvent]:
@@ -112,9 +130,9 @@ def test_confirm_value_the_message_reached_verifies_it(engine: Engine) -> None:
     cp = point(engine, case.points["mobile"])
     assert (cp.status, cp.verification_method, cp.verified_at) == ("verified", "link:sms", NOW)
     [row] = audits(engine, "contact_point.verified")
-    assert row.actor == "customer" and row.entity_id == cp.id and row.evidence
+    assert row.actor == "customer" and row.entity_id == cp.id
     assert row.evidence == {
-        "token_id": row.evidence["token_id"],
+        "token_id": link_token_id(engine, case),
         "outreach_id": case.outreach_id,
         "client_time": "12:00+01:00",
         "submission_id": result.submission_id,

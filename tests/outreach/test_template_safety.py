@@ -68,3 +68,8 @@ def test_every_shipped_email_template_is_safe() -> None:
     assert len(names) > 10
     for name in names:
         assert substitution_safe(env, [name]), name
+
+
+def test_an_environment_without_a_loader_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="no loader"):
+        substitution_safe(Environment(), ["plain"])

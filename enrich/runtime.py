@@ -9,18 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings, get_settings
-from models.caps import CapPolicy
 from models.db import make_engine
 from models.in_doubt import ChannelDoubt
 from models.respect import Respect
-from models.send_windows import (
-    SendWindow,
-    WindowPolicy,
-    parse_country,
-    parse_days,
-    parse_time,
-    parse_window,
-)
 from outreach.config import OutreachConfig, SendGridConfig, TwilioConfig
 
 
@@ -96,35 +87,10 @@ def _twilio(s: Settings) -> TwilioConfig | None:
     )
 
 
-def window_policy(settings: Settings | None = None) -> WindowPolicy:
-    """When each channel may send, from the ``ENRICH_*_WINDOW``/``_DAYS`` settings."""
-    s = settings or get_settings()
-    return WindowPolicy(
-        email=SendWindow(*parse_window(s.email_window), parse_days(s.email_days)),
-        sms=SendWindow(*parse_window(s.sms_window), parse_days(s.sms_days)),
-        letter_days=parse_days(s.letter_days),
-        letter_cutoff=parse_time(s.letter_cutoff),
-        holiday_country=parse_country(s.holiday_country),
-        organisation_zone=ZoneInfo(s.default_time_zone),
-    )
-
-
-def cap_policy(settings: Settings | None = None) -> CapPolicy:
-    """The frequency caps from ``ENRICH_CAP_*``."""
-    s = settings or get_settings()
-    return CapPolicy(
-        period_days=s.cap_period_days,
-        max_messages=s.cap_max_messages,
-        per_channel=s.cap_limits,
-    )
-
-
 def respect(settings: Settings | None = None) -> Respect:
     """Send windows and frequency caps together, as the dispatcher applies them."""
     s = settings or get_settings()
-    return Respect(
-        windows=window_policy(s), caps=cap_policy(s), default_zone=ZoneInfo(s.default_time_zone)
-    )
+    return Respect(windows=s.send_windows, caps=s.caps, default_zone=ZoneInfo(s.default_time_zone))
 
 
 def doubt_channels(settings: Settings | None = None) -> dict[str, ChannelDoubt]:

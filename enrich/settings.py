@@ -1,7 +1,9 @@
 """Settings for every entry point, read from ``ENRICH_*`` environment variables and ``.env``.
 
-Nothing is built at import time: call :func:`get_settings`. Flows read settings too, so this
-module imports nothing else of ours but the pure parsers of ``models.send_windows``.
+Nothing is built at import time: call :func:`get_settings`. Every value is checked once, when
+the settings are read, and the composite ones (send windows, frequency caps, API keys, trusted
+proxies) are parsed once into typed values (:attr:`Settings.send_windows`, ...). Flows read
+settings too, so this module imports nothing of ours but pure rules of ``models``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,28 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.caps import CapPolicy
+from models.send_windows import (
+    SendWindow,
+    WindowPolicy,
+    parse_country,
+    parse_days,
+    parse_time,
+    parse_window,
+)
+
+DEFAULT_SECRET = "change-me-in-production"
+# A base URL on one of these hosts is a local demo: the default secret is tolerated there only.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class Settings(BaseSettings):
@@ -55,7 +73,7 @@ class Settings(BaseSettings):
     sender_name: str = "Example Energy"
     unsubscribe_mailto: str = "unsubscribe@example.org"
     secret_key: SecretStr = Field(
-        default=SecretStr("change-me-in-production"),
+        default=SecretStr(DEFAULT_SECRET),
         description="Signs CSRF tokens and unsubscribe links.",
     )
     sendgrid_webhook_public_key: SecretStr | None = Field(
@@ -146,31 +164,35 @@ class Settings(BaseSettings):
     @field_validator("email_window", "sms_window", "email_days", "sms_days", "letter_days")
     @classmethod
     def _window_readable(cls, value: str, info: ValidationInfo) -> str:
-        from models import send_windows as sw
-
-        parse = sw.parse_window if (info.field_name or "").endswith("window") else sw.parse_days
+        parse = parse_window if (info.field_name or "").endswith("window") else parse_days
         return _named(info, value, parse)
 
     @field_validator("letter_cutoff")
     @classmethod
     def _cutoff_readable(cls, value: str, info: ValidationInfo) -> str:
-        from models.send_windows import parse_time
-
         return _named(info, value, parse_time)
 
     @field_validator("holiday_country")
     @classmethod
     def _holiday_country_known(cls, value: str, info: ValidationInfo) -> str:
-        from models.send_windows import parse_country
-
         return _named(info, value, parse_country)
 
     @field_validator("default_time_zone")
     @classmethod
     def _zone_known(cls, value: str, info: ValidationInfo) -> str:
-        from zoneinfo import ZoneInfo
-
         return _named(info, value, ZoneInfo)
+
+    @cached_property
+    def send_windows(self) -> WindowPolicy:
+        """When each channel may send (the ``*_WINDOW``/``*_DAYS``/letter settings), parsed once."""
+        return WindowPolicy(
+            email=SendWindow(*parse_window(self.email_window), parse_days(self.email_days)),
+            sms=SendWindow(*parse_window(self.sms_window), parse_days(self.sms_days)),
+            letter_days=parse_days(self.letter_days),
+            letter_cutoff=parse_time(self.letter_cutoff),
+            holiday_country=parse_country(self.holiday_country),
+            organisation_zone=ZoneInfo(self.default_time_zone),
+        )
 
     # --- end of send windows -------------------------------------------------------------------
 
@@ -196,7 +218,7 @@ class Settings(BaseSettings):
         _proxy_networks(value)
         return value
 
-    @property
+    @cached_property
     def trusted_proxy_list(self) -> list[str]:
         """``ENRICH_TRUSTED_PROXIES`` as a list of addresses and networks (empty: none)."""
         return [str(network) for network in _proxy_networks(self.trusted_proxies)]
@@ -207,12 +229,16 @@ class Settings(BaseSettings):
         _channel_caps(value)
         return value
 
-    @property
-    def cap_limits(self) -> dict[str, int]:
-        """``ENRICH_CAP_PER_CHANNEL`` as ``{channel: limit}``."""
-        return _channel_caps(self.cap_per_channel)
+    @cached_property
+    def caps(self) -> CapPolicy:
+        """The frequency caps (``ENRICH_CAP_*``), parsed once."""
+        return CapPolicy(
+            period_days=self.cap_period_days,
+            max_messages=self.cap_max_messages,
+            per_channel=_channel_caps(self.cap_per_channel),
+        )
 
-    @property
+    @cached_property
     def api_key_digests(self) -> tuple[bytes, ...]:
         """SHA-256 digests of the contact-moment API keys; empty when none are configured.
 
@@ -230,6 +256,18 @@ class Settings(BaseSettings):
         "proposed for keep, archive or erase by the quarterly sweep.",
     )
     # --- end of stale sweep --------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _own_secret_outside_a_demo(self) -> Self:
+        """The default secret signs nothing that leaves this machine: refused unless the
+        landing page is local (``make demo``, a developer's machine)."""
+        host = urlsplit(self.base_url).hostname or ""
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET and host not in LOCAL_HOSTS:
+            raise ValueError(
+                "ENRICH_SECRET_KEY: set a secret of your own; the default is only for a local "
+                "demo (ENRICH_BASE_URL on localhost)"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -104,6 +104,7 @@ def settings(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> It
         "ENRICH_CAMPAIGN_FILE": str(REPO / "campaigns" / "default.yaml"),
         "ENRICH_TEMPLATES_DIR": str(REPO / "templates"),
         "ENRICH_BASE_URL": "https://enrich.example.org",
+        "ENRICH_SECRET_KEY": "a-test-secret-of-its-own",
         # Tests run at any hour: every channel may send at any time unless a test says otherwise
         # (send windows have their own tests with their own policies).
         "ENRICH_EMAIL_WINDOW": "00:00-24:00",

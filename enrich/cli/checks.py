@@ -24,7 +24,6 @@ from models.types import utcnow
 from outreach.errors import ConfigurationError
 from outreach.render import Renderer
 
-DEFAULT_SECRET = "change-me-in-production"
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 # Messages judged for missing provider events: accepted in this window, at least this long ago.
@@ -168,8 +167,6 @@ def check_public_url(settings: Settings) -> Iterator[Finding]:
             "ENRICH_BASE_URL must be the public https address: providers post webhooks to it "
             "and customers open their links there",
         )
-    elif providers and settings.secret_key.get_secret_value() == DEFAULT_SECRET:
-        yield _problem("secret", "ENRICH_SECRET_KEY still has its default value")
     else:
         yield _ok("public URL", url)
 

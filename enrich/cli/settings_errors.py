@@ -33,6 +33,7 @@ _RULES: Final = {
 }
 # SettingsError carries no structure, only this sentence (pydantic-settings' sources).
 _SOURCE_FIELD: Final = re.compile(r'value for field "(\w+)"')
+_NAMED: Final = re.compile(r"(ENRICH_[A-Z0-9_]+): ")
 
 
 def variable(field: str) -> str:
@@ -64,7 +65,12 @@ def describe(err: ValidationError | SettingsError) -> list[str]:
         return [f"invalid setting {name}: {_RULES['list_type']}"]
     rules: dict[str, list[str]] = {}
     for error in err.errors(include_url=False, include_input=False):
-        name = variable(str(error["loc"][0])) if error["loc"] else "a setting"
+        # A rule across settings names its variable itself: "ENRICH_SECRET_KEY: ...".
+        named = _NAMED.match(str(error["msg"]).removeprefix("Value error, "))
+        if error["loc"]:
+            name = variable(str(error["loc"][0]))
+        else:
+            name = named.group(1) if named else "a setting"
         rule = _rule(error, name)
         if rule not in rules.setdefault(name, []):
             rules[name].append(rule)

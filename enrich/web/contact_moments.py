@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from enrich.runtime import cap_policy, get_engine, outreach_config
+from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
 from enrich.web.json_body import BodyError, parse_json
@@ -145,7 +145,7 @@ def _ask(settings: Settings, renderer: Renderer, body: MomentRequest) -> MomentR
         context=body.context,
         now=utcnow(),
         spec=spec,
-        policy=cap_policy(settings),
+        policy=settings.caps,
         config=renderer.config,
         max_age_days=settings.verification_max_age_days,
         renderer=renderer,

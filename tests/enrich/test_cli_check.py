@@ -49,8 +49,23 @@ def test_provider_channels_without_credentials_name_each_variable(
         "ENRICH_TWILIO_MESSAGING_SERVICE_SID or ENRICH_TWILIO_FROM_NUMBER",
     ):
         assert sum(variable in line for line in failures) == 1, (variable, failures)
-    # The test base URL is https; a provider setup with the default secret is refused.
-    assert any("ENRICH_SECRET_KEY" in line for line in failures)
+
+
+def test_the_default_secret_is_refused_outside_a_local_demo(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command refuses it for a public base URL (exit 2, one line naming the variable);
+    a local demo at localhost may keep it."""
+    monkeypatch.delenv("ENRICH_SECRET_KEY")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["round", "plan"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "invalid setting ENRICH_SECRET_KEY: set a secret of your own; the default is only for a "
+        "local demo (ENRICH_BASE_URL on localhost)"
+    )
+    code, _lines = check(monkeypatch, ENRICH_BASE_URL="http://localhost:8000")
+    assert code == 0
 
 
 def test_malformed_twilio_values_and_http_base_url(

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from enrich.runtime import window_policy
 from enrich.settings import Settings
 from models.send_windows import SendWindow, WindowPolicy, next_allowed
 
@@ -20,7 +19,7 @@ def read(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
 
 
 def test_the_defaults_are_the_documented_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert window_policy(read(monkeypatch)) == WindowPolicy()
+    assert read(monkeypatch).send_windows == WindowPolicy()
 
 
 def test_the_variables_shape_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +34,7 @@ def test_the_variables_shape_the_policy(monkeypatch: pytest.MonkeyPatch) -> None
         HOLIDAY_COUNTRY="be",
         DEFAULT_TIME_ZONE="Europe/Brussels",
     )
-    policy = window_policy(settings)
+    policy = settings.send_windows
     assert policy.email == SendWindow(time(7, 30), time(22), frozenset(range(7)))
     assert policy.sms == SendWindow(time(10), time(18), frozenset(range(6)))
     assert (policy.letter_days, policy.letter_cutoff) == (frozenset(range(4)), time(12))

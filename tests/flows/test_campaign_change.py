@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from enrich.cli import app
-from enrich.runtime import cap_policy, get_engine, outreach_config
+from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings, get_settings
 from flows.advance import advance_ladders
 from flows.round import enrichment_round, resume_round
@@ -248,7 +248,7 @@ def test_the_advance_ends_contact_moment_enrollments_whose_links_expired(
             context="invoice",
             now=asked_at,
             spec=spec,
-            policy=cap_policy(settings),
+            policy=settings.caps,
             config=config,
         )
         assert result.ask is not None, result  # links live settings.token_ttl_days (60)

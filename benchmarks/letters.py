@@ -42,10 +42,10 @@ def _rss_kib() -> int:
 
 def child(mode: str, count: int, outbox: Path) -> dict[str, float]:
     """Runs inside the child process: send ``count`` letters one way, report time and memory."""
+    from models.answers.link_tokens import new_token, personal_link
     from outreach.channels.base import Message, PostalAddress
     from outreach.channels.letter_outbox import LetterOutbox
     from outreach.config import OutreachConfig
-    from outreach.tokens import new_token, personal_link
 
     base_url = "https://enrich.example.org"
     rng = random.Random(7)

@@ -5,14 +5,14 @@ a valid email address and ``--sms`` profiles that have only a mobile number, enr
 round of an email -> SMS -> letter campaign, starts the SendGrid and Twilio stand-ins in their
 own processes (their CPU is not ours) and measures in the same run, per channel:
 
-(a) the full path: ``outreach.dispatch.send_due_steps`` over the round in batches of
+(a) the full path: ``outreach.sending.dispatch.send_due_steps`` over the round in batches of
     ``--batch-size`` due enrollments, as the round flow runs it (write-ahead rows, claim, link
     tokens, render, send to the stand-in, record the answers and the audit trail);
 (b) the baseline: ``Renderer.email`` / ``Renderer.sms`` over as many messages built the same
     way (same names, locales, links), in memory: no database, no HTTP.
 
 The email channel renders once per group of messages with placeholders and lets SendGrid
-substitute (``outreach/channels/sendgrid_plan.py``), so the full path renders far fewer emails
+substitute (``outreach/providers/sendgrid/batching.py``), so the full path renders far fewer emails
 than the baseline; what it adds is the database work, the request bodies and the HTTP.
 
 The SendGrid stand-in checks every request against the official document and every
@@ -53,16 +53,16 @@ from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings
 from flows.tasks import BATCHES_PER_SEND_TASK
-from models.campaign import CampaignSpec, Step
+from models.answers.link_tokens import new_token, personal_link
+from models.campaigns.gaps import GAPS
+from models.campaigns.spec import CampaignSpec, Step
 from models.db import make_engine, upgrade
-from models.enrollment import enroll
-from models.gaps import GAPS
+from models.rounds.enrollment import enroll
 from models.types import utcnow
 from outreach.channels import Channel, Message, build_channels
 from outreach.config import OutreachConfig, SendGridConfig, TwilioConfig
-from outreach.dispatch import due_enrollment_ids, send_due_steps
 from outreach.render import Renderer
-from outreach.tokens import new_token, personal_link
+from outreach.sending.dispatch import due_enrollment_ids, send_due_steps
 
 REPO = Path(__file__).resolve().parent.parent
 SENDGRID_KEY = "SG.bench-api-key"

@@ -5,7 +5,7 @@ points carrying a realistic share of gaps, and an earlier round whose ladder ran
 of them (``--exhausted-share``; half of those changed no data since, so the exhausted cool-down
 holds them back), then measures in the same run:
 
-(a) ``models.enrollment.enroll`` - gap selection and ``INSERT ... SELECT`` per batch of ids;
+(a) ``models.rounds.enrollment.enroll`` - gap selection and ``INSERT ... SELECT`` per batch of ids;
 (b) a raw ``sqlite3`` ``executemany`` of as many enrollment rows into an identical table
     (same columns, same indexes), in one transaction.
 
@@ -32,10 +32,10 @@ from typing import Any
 
 from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sys.path
 
-from models.campaign import CampaignSpec, Step
+from models.campaigns.gaps import GAPS
+from models.campaigns.spec import CampaignSpec, Step
 from models.db import make_engine, upgrade
-from models.enrollment import enroll
-from models.gaps import GAPS
+from models.rounds.enrollment import enroll
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TS = NOW.replace(tzinfo=None).isoformat(sep=" ")

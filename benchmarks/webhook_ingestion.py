@@ -3,8 +3,8 @@
 Builds a temporary SQLite database with N sent email outreaches, then measures in one run:
 
 (a) parsing a shuffled SendGrid Event Webhook payload (``outreach.events.sendgrid_events``) and
-    ingesting it (``models.delivery.ingest_events``: idempotent insert plus effects: bounces,
-    opt-outs, due enrollments, audit rows), in batches of ``--batch`` events per request;
+    ingesting it (``models.feedback.delivery_events.ingest_events``: idempotent insert plus effects:
+    bounces, opt-outs, due enrollments, audit rows), in batches of ``--batch`` events per request;
 (b) the same batches delivered again (every event a duplicate: must change nothing);
 (c) a raw ``sqlite3`` ``executemany`` of as many rows into an identical ``delivery_event`` table.
 
@@ -31,7 +31,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from models.db import make_engine, upgrade
-from models.delivery import ingest_events
+from models.feedback.delivery_events import ingest_events
 from models.tables import Campaign, ContactPoint, Enrollment, Outreach, Profile, Round
 from outreach.events import sendgrid_events
 

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings, get_settings
 from models.db import make_engine
-from models.in_doubt import ChannelDoubt
-from models.respect import Respect
+from models.messages.in_doubt import ChannelDoubt
+from models.scheduling.due_step_release import Respect
 from outreach.config import OutreachConfig, SendGridConfig, TwilioConfig
 
 

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.caps import CapPolicy
-from models.send_windows import (
+from models.scheduling.caps import CapPolicy
+from models.scheduling.windows import (
     SendWindow,
     WindowPolicy,
     parse_country,
@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1024, description="Larger request bodies are answered with 413."
     )
 
-    # --- Send windows (models.send_windows): when each channel may send ----------------------
+    # --- Send windows (models.scheduling.windows): when each channel may send ---------------------
     email_window: str = Field(
         default="08:00-21:00", description="Local hours for email, in the customer's zone."
     )
@@ -196,7 +196,7 @@ class Settings(BaseSettings):
 
     # --- end of send windows -------------------------------------------------------------------
 
-    # --- Frequency caps and the contact-moment API (models.caps, enrich.web.contact_moments) -
+    # --- Frequency caps and the contact-moment API (models.scheduling.caps, enrich.web) -----------
     cap_period_days: int = Field(default=30, ge=1, description="Frequency caps: window in days.")
     cap_max_messages: int = Field(
         default=4, ge=1, description="Messages per profile within the window, all channels."
@@ -248,7 +248,7 @@ class Settings(BaseSettings):
 
     # --- end of caps and contact moments -------------------------------------------------------
 
-    # --- Stale sweep (models.sweep) ------------------------------------------------------------
+    # --- Stale sweep (models.retention.sweep_runs) ------------------------------------------------
     sweep_idle_days: int = Field(
         default=730,
         ge=30,

@@ -2,7 +2,7 @@
 hard bounce made due at once) gets its next usable step; past the last step it is exhausted.
 
 The campaign file is read and stored first, so an edit becomes a new version; each round then
-sends its unsent steps by the newest version's ladder (:mod:`models.campaign_versions`). The
+sends its unsent steps by the newest version's ladder (:mod:`models.campaigns.versions`). The
 run also ends contact-moment enrollments whose links have all expired.
 """
 
@@ -19,12 +19,12 @@ from prefect.artifacts import create_markdown_artifact
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
-from models.campaign import load_campaign, sync_campaign
-from models.campaign_versions import record_campaign_updates, round_campaigns
-from models.contact_moments import close_expired_moments
+from models.campaigns.spec import load_campaign, sync_campaign
+from models.campaigns.versions import record_campaign_updates, round_campaigns
+from models.contact_moments.recording import close_expired_moments
 from models.db import session_scope
 from models.types import utcnow
-from outreach.dispatch import due_for_advance
+from outreach.sending.dispatch import due_for_advance
 
 
 @task(name="store-campaign", **RETRIES)

@@ -18,14 +18,20 @@ from sqlalchemy import func, select
 from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import Settings, get_settings
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
-from models.campaign import CampaignSpec, load_campaign, sync_campaign
-from models.campaign_versions import record_campaign_updates, round_campaigns
+from models.campaigns.spec import CampaignSpec, load_campaign, sync_campaign
+from models.campaigns.versions import record_campaign_updates, round_campaigns
 from models.db import session_scope, stored_id
-from models.enrollment import create_round, enroll, finish_round, profile_id_ranges, round_summary
-from models.in_doubt import unsettled
+from models.messages.in_doubt import unsettled
+from models.rounds.enrollment import (
+    create_round,
+    enroll,
+    finish_round,
+    profile_id_ranges,
+    round_summary,
+)
 from models.tables import Campaign, Enrollment, Round
 from models.types import utcnow
-from outreach.dispatch import BatchOutcome, due_enrollment_ids
+from outreach.sending.dispatch import BatchOutcome, due_enrollment_ids
 
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 # An enrolment task covers this many enrolment batches of profile ids (bounded, few tasks).
@@ -223,7 +229,7 @@ def resume_round(round_id: int, started_by: str = "system") -> dict[str, Any]:
     """Finish an interrupted round: enrol the rest, send what is due, never a step twice.
 
     The settings' campaign file is stored first (an edit becomes a new version); the round then
-    sends by the newest version's ladder (:mod:`models.campaign_versions`).
+    sends by the newest version's ladder (:mod:`models.campaigns.versions`).
     """
     settings = get_settings()
     engine = get_engine(settings)

@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from flows.tasks import RETRIES
-from models.sweep import finish_sweep, start_sweep, sweep_batch
+from models.retention.sweep_runs import finish_sweep, start_sweep, sweep_batch
 from models.types import utcnow
 
 

@@ -23,11 +23,11 @@ from sqlalchemy.exc import OperationalError
 
 from enrich.runtime import get_engine, outreach_config, respect
 from enrich.settings import get_settings
-from models.campaign import CampaignSpec
+from models.campaigns.spec import CampaignSpec
 from models.types import utcnow
 from outreach.channels import build_channels
-from outreach.dispatch import BatchOutcome, send_due_steps
 from outreach.errors import is_transient
+from outreach.sending.dispatch import BatchOutcome, send_due_steps
 
 # A send task covers this many batches of due enrollments: inside a task, the channel's request
 # for one chunk overlaps the database work of the chunks before and after it.

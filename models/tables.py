@@ -151,7 +151,7 @@ class Enrollment(SQLModel, table=True):
             sqlite_where=text("lease_owner IS NOT NULL"),
             postgresql_where=text("lease_owner IS NOT NULL"),
         ),
-        # Selection probes each profile's latest exhausted enrollment (models.selection);
+        # Selection probes each profile's latest exhausted enrollment (models.rounds.selection);
         # partial, so enrolling (active rows) does not pay for it.
         Index(
             "ix_enrollment_exhausted_profile",
@@ -173,7 +173,7 @@ class Enrollment(SQLModel, table=True):
     wait_reason: str | None = Field(default=None, max_length=200)
     end_reason: str | None = Field(default=None, max_length=200)
     # The run working on this enrollment's next step right now, and until when its lease holds
-    # (renewed while the run lives); see outreach.leases.
+    # (renewed while the run lives); see outreach.sending.leases.
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_expires_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -365,7 +365,7 @@ class SweepProposal(SQLModel, table=True):
     sweep_run_id: int = Field(foreign_key="sweep_run.id")
     profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE")
     proposal: str = Field(max_length=16)
-    # A short code for why (no personal data), see models.sweep.
+    # A short code for why (no personal data), see models.retention.sweep_runs.
     reason: str = Field(max_length=64)
     last_interaction_at: datetime | None = _ts()
     status: str = Field(default="open", max_length=16)

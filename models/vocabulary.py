@@ -24,7 +24,7 @@ EXHAUSTED: Final = "exhausted"
 STOPPED: Final = "stopped"
 ENROLLMENT_STATES: Final = (ACTIVE, COMPLETED, EXHAUSTED, STOPPED)
 
-# Round.status of a contact-moments round (models.contact_moments); it never finishes.
+# Round.status of a contact-moments round (models.contact_moments.recording); it never finishes.
 STANDING: Final = "standing"
 
 # Outreach.status

@@ -1,4 +1,4 @@
-"""Contact moments from Python: record the ask (:mod:`models.contact_moments`), issue its
+"""Contact moments from Python: record the ask (:mod:`models.contact_moments.recording`), issue its
 personal link and render the block, all in one transaction; a render failure records nothing.
 """
 
@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from models.campaign import CampaignSpec
-from models.caps import CapPolicy
-from models.contact_moments import NoAsk, record_contact_moment
+from models.answers.link_tokens import issue_link_tokens, personal_link
+from models.campaigns.spec import CampaignSpec
+from models.contact_moments.recording import NoAsk, record_contact_moment
+from models.scheduling.caps import CapPolicy
 from outreach.config import OutreachConfig
 from outreach.moment_block import render_moment_block
 from outreach.render import Renderer
-from outreach.tokens import issue_link_tokens, personal_link
 
 DEFAULT_MAX_AGE_DAYS = 730  # the settings' default verification_max_age_days
 

@@ -4,8 +4,8 @@ Data plus pure functions, after django-anymail: one dict per provider from its s
 :data:`models.vocabulary.EVENT_TYPES`, and a function per payload shape. An unknown status maps
 to ``unknown`` and keeps the raw payload. An authentic but malformed event (a field of the wrong
 type, an id out of range, text no database can store) becomes a
-:class:`~models.rejected_events.RejectedEvent` with its reason: one malformed SendGrid event never
-sinks its batch, and nothing malformed reaches the database.
+:class:`~models.feedback.rejected_events.RejectedEvent` with its reason: one malformed SendGrid
+event never sinks its batch, and nothing malformed reaches the database.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from models.delivery import EventRecord
-from models.rejected_events import RejectedEvent, rejected_event
+from models.feedback.delivery_events import EventRecord
+from models.feedback.rejected_events import RejectedEvent, rejected_event
 from outreach.webhook_signatures import WebhookPayloadError
 
 # The event other layers receive; it is the models-level record so ingestion needs no mapping.

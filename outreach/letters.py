@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models import safe_csv
-from models.returns import luhn_digit
+from models.feedback.returned_letters import luhn_digit
 
 MANIFEST_FIELDS = (
     "sequence",

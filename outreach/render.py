@@ -38,12 +38,12 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from models.answers.link_tokens import unsubscribe_link
 from models.types import utcnow
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, RenderError
 from outreach.letters import return_code
 from outreach.qr import qr_png_data_uri
-from outreach.tokens import unsubscribe_link
 
 if TYPE_CHECKING:  # a runtime import would cycle: outreach.channels imports this module
     from outreach.channels.base import Message

@@ -17,9 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings
-from models.campaign import CampaignError, load_campaign
+from models.campaigns.spec import CampaignError, load_campaign
 from models.db import MIGRATIONS_DIR, current_revision
-from models.in_doubt import accepted_without_events
+from models.messages.in_doubt import accepted_without_events
 from models.types import utcnow
 from outreach.errors import ConfigurationError
 from outreach.render import Renderer

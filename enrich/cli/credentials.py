@@ -22,9 +22,9 @@ from twilio.base.exceptions import TwilioException
 from enrich.cli.checks import ACCOUNT_SID, Finding
 from enrich.runtime import outreach_config
 from enrich.settings import Settings
-from outreach.channels.sendgrid_email import sendgrid_client
-from outreach.channels.twilio_sms import as_rest_error, twilio_client
 from outreach.config import SendGridConfig, TwilioConfig
+from outreach.providers.sendgrid.mail_send import sendgrid_client
+from outreach.providers.twilio.sms import as_rest_error, twilio_client
 
 MAX_TIMEOUT_SECONDS = 10.0
 

@@ -14,7 +14,7 @@ from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models import safe_csv
 from models.db import upgrade
-from models.importing import ImportFileError, ImportReport, import_csv
+from models.importing.apply_rows import ImportFileError, ImportReport, import_csv
 
 console = Console()
 

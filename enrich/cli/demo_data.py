@@ -16,7 +16,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from models import safe_csv
-from models.import_file import COLUMNS
+from models.importing.read_file import COLUMNS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from rich.console import Console
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models.db import session_scope
-from models.returns import mark_returned
+from models.feedback.returned_letters import mark_returned
 from models.types import utcnow
 
 letters_app = typer.Typer(help="Printed letters.", no_args_is_help=True)

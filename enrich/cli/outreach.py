@@ -14,11 +14,11 @@ from rich.table import Table
 from enrich.cli import exit_codes
 from enrich.runtime import doubt_channels, get_engine, outreach_config
 from enrich.settings import get_settings
-from models.in_doubt import Unsettled, unsettled
-from models.outreach_report import outreach_report
+from models.messages.in_doubt import Unsettled, unsettled
+from models.messages.report import outreach_report
 from models.types import utcnow
 from outreach.channels import build_channels
-from outreach.resolution import DECISIONS, resolve_in_doubt, send_again
+from outreach.sending.resolution import DECISIONS, resolve_in_doubt, send_again
 
 outreach_app = typer.Typer(help="Single messages (outreaches).", no_args_is_help=True)
 console = Console()

@@ -12,10 +12,10 @@ from rich.table import Table
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import get_settings
 from models.db import session_scope
-from models.suppressions import EFFECTS, LISTS, apply_suppressions
+from models.feedback.suppressions import EFFECTS, LISTS, apply_suppressions
 from models.types import utcnow
 from outreach.errors import ConfigurationError, ProviderUnavailable
-from outreach.sendgrid_suppressions import fetch_suppressions
+from outreach.providers.sendgrid.suppressions import fetch_suppressions
 
 providers_app = typer.Typer(help="Messaging providers (SendGrid, Twilio).", no_args_is_help=True)
 console = Console()

@@ -21,15 +21,15 @@ from enrich.cli.outreach import unsettled_table
 from enrich.cli.prefect_api import prefect_api
 from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import get_settings
-from models.campaign import CampaignError, CampaignSpec, load_campaign
-from models.contact_moments import expired_moments_exist
-from models.in_doubt import IN_DOUBT, unsettled
-from models.round_status import RoundNotFound, RoundStatus, round_status
-from models.selection import EXCLUSIONS, plan
+from models.campaigns.spec import CampaignError, CampaignSpec, load_campaign
+from models.contact_moments.recording import expired_moments_exist
+from models.messages.in_doubt import IN_DOUBT, unsettled
+from models.rounds.selection import EXCLUSIONS, plan
+from models.rounds.status import RoundNotFound, RoundStatus, round_status
 from models.tables import Enrollment, Outreach, Round
 from models.types import utcnow
 from models.vocabulary import PENDING
-from outreach.dispatch import due_enrollment_ids, due_for_advance
+from outreach.sending.dispatch import due_enrollment_ids, due_for_advance
 
 ROUND = Round.__table__  # type: ignore[attr-defined]
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
-from models.sweep import (
+from models.retention.sweep_runs import (
     ERASE,
     OPEN,
     REASONS,

@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from enrich.runtime import outreach_config
 from enrich.settings import Settings
+from models.answers.proof_of_control import EMAIL_CONFIRM, Challenge
 from models.audit import audit
 from models.db import stored_id
-from models.proof import EMAIL_CONFIRM, Challenge
 from models.tables import ContactPoint, Outreach, Profile
 from models.types import utcnow
 from outreach.channels import Message, build_channels

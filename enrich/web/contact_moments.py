@@ -2,8 +2,8 @@
 
 Authenticated with a key from ``ENRICH_API_KEYS`` (``Authorization: Bearer <key>`` or
 ``X-API-Key``), compared as SHA-256 digests in constant time. The rules are in
-:mod:`models.contact_moments`; this route parses, authenticates and answers. Neither the answer
-to a bad request nor the log ever repeats the customer's external id.
+:mod:`models.contact_moments.recording`; this route parses, authenticates and answers. Neither the
+answer to a bad request nor the log ever repeats the customer's external id.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
 from enrich.web.json_body import BodyError, parse_json
-from models.campaign import CampaignError, CampaignSpec, load_campaign
-from models.contact_moments import CONTEXTS, UNKNOWN
+from models.campaigns.spec import CampaignError, CampaignSpec, load_campaign
+from models.contact_moments.recording import CONTEXTS, UNKNOWN
 from models.types import utcnow
 from models.vocabulary import CHANNELS
 from outreach.contact_moments import MomentResult, contact_moment

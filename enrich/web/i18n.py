@@ -11,7 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from models.validation import TEXT_CONTROL, TEXT_DIRECTION, TEXT_NO_LETTER, TEXT_UNREADABLE
+from models.contact_data.validation import (
+    TEXT_CONTROL,
+    TEXT_DIRECTION,
+    TEXT_NO_LETTER,
+    TEXT_UNREADABLE,
+)
 
 LANGUAGES = ("nl", "en")
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}

@@ -1,7 +1,8 @@
 """The customer-facing landing page: personal link, SMS code and email confirmation routes.
 
-The routes stay thin: the rules live in :mod:`models.submissions` and :mod:`models.proof`; CSRF,
-rate limiting, text and sending proof messages in the sibling modules. No JavaScript is used.
+The routes stay thin: the rules live in :mod:`models.answers.submissions` and
+:mod:`models.answers.proof_of_control`; CSRF, rate limiting, text and sending proof messages in the
+sibling modules. No JavaScript is used.
 """
 
 from __future__ import annotations
@@ -26,9 +27,15 @@ from enrich.web.challenges import send_challenges
 from enrich.web.deps import SessionDep, SettingsDep
 from enrich.web.i18n import LANGUAGE_NAMES, LANGUAGES, choose_language, error_text, strings
 from enrich.web.ratelimit import SharedFixedWindow
-from models.proof import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email, hash_secret
-from models.responses import LinkContext, open_link
-from models.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
+from models.answers.personal_link import LinkContext, open_link
+from models.answers.proof_of_control import (
+    EMAIL_CONFIRM,
+    SMS_CODE,
+    check_sms_code,
+    confirm_email,
+    hash_secret,
+)
+from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
 from models.tables import Profile, VerificationToken
 from models.types import utcnow
 

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from enrich.web.deps import SessionDep, SettingsDep
 from enrich.web.landing import invalid_page, message_page, page_language, rate_limited, render_page
+from models.answers.unsubscribe import unsubscribe
 from models.types import utcnow
-from models.unsubscribe import unsubscribe
 
 router = APIRouter()
 

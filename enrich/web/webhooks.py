@@ -26,8 +26,8 @@ from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
 from enrich.web.json_body import BodyError, parse_json
 from models.db import session_scope
-from models.delivery import EventRecord, IngestOutcome, ingest_events
-from models.rejected_events import RejectedEvent, store_rejected
+from models.feedback.delivery_events import EventRecord, IngestOutcome, ingest_events
+from models.feedback.rejected_events import RejectedEvent, store_rejected
 from models.types import utcnow
 from outreach.events import (
     MalformedEvent,

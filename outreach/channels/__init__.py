@@ -5,11 +5,11 @@ from __future__ import annotations
 from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.channels.email_outbox import EmailOutbox
 from outreach.channels.letter_outbox import LetterOutbox
-from outreach.channels.sendgrid_email import SendGridEmail
 from outreach.channels.sms_outbox import SmsOutbox
-from outreach.channels.twilio_sms import TwilioSms
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError
+from outreach.providers.sendgrid.mail_send import SendGridEmail
+from outreach.providers.twilio.sms import TwilioSms
 from outreach.render import Renderer
 
 __all__ = ["Channel", "Message", "PostalAddress", "SendResult", "build_channels"]

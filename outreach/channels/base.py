@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from models.answers.link_tokens import unsubscribe_link
 from models.types import utcnow
 from outreach.addresses import format_address
 from outreach.errors import OutboxError
-from outreach.tokens import unsubscribe_link
 
 OUTBOX_PROVIDER = "outbox"
 # Messages per send_batch call of the email and SMS outboxes (letters use letter_batch_size).

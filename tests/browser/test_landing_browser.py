@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from enrich.settings import Settings
 from models.tables import ContactPoint, Enrollment, VerificationToken
 from models.types import utcnow
-from tests.models.responses_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, Case, make_case
+from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, Case, make_case
 
 pytestmark = pytest.mark.browser
 

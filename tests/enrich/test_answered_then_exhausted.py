@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from enrich.runtime import get_engine
 from enrich.settings import Settings
-from models.campaign import load_campaign, sync_campaign
+from models.campaigns.spec import load_campaign, sync_campaign
 from models.db import session_scope
-from models.enrollment import create_round, enroll
+from models.rounds.enrollment import create_round, enroll
 from models.tables import ContactPoint, Enrollment, Profile
 from models.types import utcnow
 from tests.enrich.landing_helpers import client_for, submit
-from tests.models.test_selection import add_profile
+from tests.models.rounds.test_selection import add_profile
 from tests.providers.sender import advance, send_round
 
 E = Enrollment.__table__.c  # type: ignore[attr-defined]

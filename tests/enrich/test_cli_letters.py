@@ -11,8 +11,8 @@ from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from outreach.letters import return_code
-from tests.models.test_delivery import T
-from tests.models.test_returns import letter
+from tests.models.feedback.test_delivery_events import T
+from tests.models.feedback.test_returned_letters import letter
 
 runner = CliRunner()
 

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
-from models.delivery import EventRecord, ingest_events
+from models.feedback.delivery_events import EventRecord, ingest_events
 from models.tables import Outreach
-from tests.models.responses_data import NOW, make_case
+from tests.models.answers.personal_link_data import NOW, make_case
 
 runner = CliRunner()
 EMAIL = {"kind": "email", "status": "valid"}

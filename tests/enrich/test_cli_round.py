@@ -14,7 +14,7 @@ from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.tables import Outreach, Round
 from models.types import utcnow
-from tests.models.test_selection import (
+from tests.models.rounds.test_selection import (
     COMPLETE,
     add_profile,
     exhausted_profile,

@@ -23,7 +23,7 @@ from tests.enrich.landing_helpers import (
     submit,
 )
 from tests.enrich.test_web_security import assert_secure
-from tests.models.responses_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, SPEC, make_case
+from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, SPEC, make_case
 
 FULL: list[dict[str, Any]] = [EMAIL_OK, MOBILE_OK, POSTAL_OK]
 

@@ -12,7 +12,13 @@ from sqlalchemy.engine import Engine
 from enrich.settings import Settings, get_settings
 from enrich.web.csrf import COOKIE
 from tests.enrich.landing_helpers import client_for, csrf_of, email_text, emails, submit
-from tests.models.responses_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, counts, make_case
+from tests.models.answers.personal_link_data import (
+    EMAIL_OK,
+    MOBILE_OK,
+    POSTAL_OK,
+    counts,
+    make_case,
+)
 
 FULL: list[dict[str, Any]] = [EMAIL_OK, MOBILE_OK, POSTAL_OK]
 SCRIPT = '<script>alert("x")</script><b onmouseover=alert(1)>'

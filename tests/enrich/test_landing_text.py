@@ -17,7 +17,13 @@ from sqlalchemy.engine import Engine
 from enrich.settings import Settings
 from models.tables import ContactPoint
 from tests.enrich.landing_helpers import client_for, submit
-from tests.models.responses_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, counts, make_case
+from tests.models.answers.personal_link_data import (
+    EMAIL_OK,
+    MOBILE_OK,
+    POSTAL_OK,
+    counts,
+    make_case,
+)
 from tests.stored_text import refused_characters
 
 REPO = Path(__file__).resolve().parents[2]

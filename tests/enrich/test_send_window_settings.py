@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from enrich.settings import Settings
-from models.send_windows import SendWindow, WindowPolicy, next_allowed
+from models.scheduling.windows import SendWindow, WindowPolicy, next_allowed
 
 
 def read(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:

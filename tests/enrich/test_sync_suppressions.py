@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings, get_settings
-from models.suppressions import SuppressionEntry, apply_suppressions
+from models.feedback.suppressions import SuppressionEntry, apply_suppressions
 from outreach.config import SendGridConfig
 from outreach.errors import ConfigurationError, ProviderUnavailable
-from outreach.sendgrid_suppressions import fetch_suppressions
-from tests.models.test_delivery import T
-from tests.models.test_selection import NOW, add_profile
+from outreach.providers.sendgrid.suppressions import fetch_suppressions
+from tests.models.feedback.test_delivery_events import T
+from tests.models.rounds.test_selection import NOW, add_profile
 from tests.standins.common import serve_in_thread
 from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState, create_app
 

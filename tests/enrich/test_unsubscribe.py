@@ -18,13 +18,13 @@ from models.tables import AuditEvent, ContactPoint, Enrollment, VerificationToke
 from models.types import utcnow
 from outreach.channels import build_channels
 from outreach.channels.base import Channel, Message
-from outreach.channels.sendgrid_email import SendGridEmail
 from outreach.config import SendGridConfig
-from outreach.dispatch import send_due_steps
+from outreach.providers.sendgrid.mail_send import SendGridEmail
+from outreach.sending.dispatch import send_due_steps
 from tests.enrich.landing_helpers import client_for, email_text, emails
-from tests.models.responses_data import make_case
-from tests.models.test_enrollment import enrol, start_round
-from tests.models.test_selection import COMPLETE, add_profile, replace, spec
+from tests.models.answers.personal_link_data import make_case
+from tests.models.rounds.test_enrollment import enrol, start_round
+from tests.models.rounds.test_selection import COMPLETE, add_profile, replace, spec
 from tests.standins.common import serve_in_thread
 from tests.standins.sendgrid import STANDIN_API_KEY, SendGridState
 from tests.standins.sendgrid import create_app as create_standin

@@ -21,7 +21,7 @@ from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
 from models.tables import RejectedWebhookEvent
 from tests.enrich.test_webhooks import BASE, TOKEN, counts
-from tests.models.test_delivery import person
+from tests.models.feedback.test_delivery_events import person
 from tests.outreach.test_webhook_signatures import make_key, sign
 
 REJECTED = RejectedWebhookEvent.__table__  # type: ignore[attr-defined]

@@ -21,13 +21,13 @@ from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings, get_settings
 from flows.advance import advance_ladders
 from flows.round import enrichment_round, resume_round
-from models.campaign import CampaignError, load_campaign
-from models.campaign_versions import CAMPAIGN_UPDATED
-from models.contact_moments import LINKS_EXPIRED
+from models.campaigns.spec import CampaignError, load_campaign
+from models.campaigns.versions import CAMPAIGN_UPDATED
+from models.contact_moments.recording import LINKS_EXPIRED
 from models.tables import AuditEvent, Campaign, Enrollment, Outreach, Profile, Round
 from models.types import utcnow
 from outreach.contact_moments import contact_moment
-from tests.models.test_selection import COMPLETE, add_profile, replace
+from tests.models.rounds.test_selection import COMPLETE, add_profile, replace
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 

@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from flows.sweep import stale_sweep
-from models.sweep import list_proposals
+from models.retention.sweep_runs import list_proposals
 from models.tables import Profile, SweepRun
 from models.types import utcnow
-from tests.models.test_selection import add_profile
+from tests.models.rounds.test_selection import add_profile
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 

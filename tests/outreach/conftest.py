@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from models.answers.link_tokens import new_token, personal_link
 from outreach.channels.base import Message, PostalAddress
 from outreach.config import OutreachConfig
-from outreach.tokens import new_token, personal_link
 
 # The app and both provider stand-ins, for the channel contract (test_channel_contract.py).
 from tests.providers.conftest import providers  # noqa: F401

@@ -12,11 +12,11 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.delivery import EventRecord, ingest_events
+from models.feedback.delivery_events import EventRecord, ingest_events
 from models.tables import ContactPoint, Enrollment, Outreach, Profile
-from outreach.dispatch import BatchOutcome, due_for_advance, send_due_steps
-from tests.models.test_selection import NOW, spec
-from tests.outreach.test_dispatch import (
+from outreach.sending.dispatch import BatchOutcome, due_for_advance, send_due_steps
+from tests.models.rounds.test_selection import NOW, spec
+from tests.outreach.sending.test_dispatch import (
     FakeChannel,
     _rows,
     config,

@@ -29,20 +29,20 @@ from twilio.request_validator import RequestValidator
 
 from enrich.runtime import get_engine, outreach_config
 from enrich.web import webhooks
+from models.answers.link_tokens import hash_token, new_token, personal_link, token_from_link
 from models.tables import DeliveryEvent, Outreach, Profile
 from models.types import utcnow
 from models.vocabulary import EVENT_TYPES
 from outreach.channels.base import Channel, InDoubt, Message
 from outreach.channels.email_outbox import EmailOutbox
 from outreach.channels.letter_outbox import LetterOutbox
-from outreach.channels.sendgrid_email import SendGridEmail
 from outreach.channels.sms_outbox import SmsOutbox
-from outreach.channels.twilio_sms import TwilioSms
 from outreach.config import OutreachConfig
-from outreach.dispatch import due_enrollment_ids, send_due_steps
 from outreach.events import parse_sendgrid_batch
-from outreach.tokens import hash_token, new_token, personal_link, token_from_link
-from tests.models.test_selection import spec
+from outreach.providers.sendgrid.mail_send import SendGridEmail
+from outreach.providers.twilio.sms import TwilioSms
+from outreach.sending.dispatch import due_enrollment_ids, send_due_steps
+from tests.models.rounds.test_selection import spec
 from tests.outreach.conftest import MakeMessage
 from tests.outreach.test_webhook_signatures import make_key
 from tests.providers.conftest import Setup

@@ -7,10 +7,10 @@ from email.message import EmailMessage
 from email.parser import BytesParser, Parser
 from pathlib import Path
 
+from models.answers.link_tokens import token_from_link
 from outreach.channels.base import in_doubt
 from outreach.channels.email_outbox import EmailOutbox
 from outreach.config import OutreachConfig
-from outreach.tokens import token_from_link
 from tests.outreach.conftest import MakeMessage
 
 

@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
-from models.returns import parse_return_code
+from models.feedback.returned_letters import parse_return_code
 from outreach.channels.base import PostalAddress, in_doubt
 from outreach.channels.letter_outbox import LetterOutbox
 from outreach.config import OutreachConfig

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection, Engine
 
-from models.enrollment import enroll
+from models.rounds.enrollment import enroll
 from models.tables import Campaign, ContactPoint, Round
-from tests.models.test_selection import (
+from tests.models.rounds.test_selection import (
     COMPLETE,
     COOLDOWN,
     EXHAUSTED_COOLDOWN,

@@ -15,10 +15,15 @@ from sqlalchemy.engine import Connection
 
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import get_settings
-from models.campaign import CampaignSpec
+from models.campaigns.spec import CampaignSpec
 from models.tables import Campaign, Round
 from outreach.channels import build_channels
-from outreach.dispatch import BatchOutcome, due_enrollment_ids, due_for_advance, send_due_steps
+from outreach.sending.dispatch import (
+    BatchOutcome,
+    due_enrollment_ids,
+    due_for_advance,
+    send_due_steps,
+)
 
 
 def round_spec(conn: Connection, round_id: int) -> CampaignSpec:

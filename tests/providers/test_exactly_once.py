@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from enrich.runtime import get_engine
-from models.in_doubt import ChannelDoubt, unsettled
+from models.messages.in_doubt import ChannelDoubt, unsettled
 from models.tables import AuditEvent, Outreach
 from models.types import utcnow
 from outreach.errors import ConfigurationError
-from outreach.resolution import resolve_in_doubt
+from outreach.sending.resolution import resolve_in_doubt
 from tests.conftest import REPO
 from tests.providers.conftest import Setup, subprocess_env
 from tests.providers.data import seed_round

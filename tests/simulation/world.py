@@ -27,22 +27,22 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.campaign import CampaignSpec, load_campaign, sync_campaign
-from models.caps import CapPolicy
+from models.answers.link_tokens import token_from_link
+from models.answers.submissions import FieldAction, SubmissionForm, apply_submission
+from models.answers.unsubscribe import unsubscribe
+from models.campaigns.spec import CampaignSpec, load_campaign, sync_campaign
 from models.db import session_scope
-from models.delivery import ingest_events
-from models.enrollment import create_round, enroll
-from models.respect import Respect
-from models.send_windows import SendWindow, WindowPolicy
-from models.submissions import FieldAction, SubmissionForm, apply_submission
+from models.feedback.delivery_events import ingest_events
+from models.rounds.enrollment import create_round, enroll
+from models.scheduling.caps import CapPolicy
+from models.scheduling.due_step_release import Respect
+from models.scheduling.windows import SendWindow, WindowPolicy
 from models.tables import Enrollment, Outreach, Profile
-from models.unsubscribe import unsubscribe
 from outreach.channels import build_channels
 from outreach.config import OutreachConfig
 from outreach.contact_moments import contact_moment
-from outreach.dispatch import due_for_advance, send_due_steps
 from outreach.events import sendgrid_events, twilio_inbound_event, twilio_status_event
-from outreach.tokens import token_from_link
+from outreach.sending.dispatch import due_for_advance, send_due_steps
 from tests.simulation.population import END, START, TICK, Customer, Moment, seed
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,2 @@
+"""What customers answer: the personal link and its tokens, submissions, proof of control,
+unsubscribe."""

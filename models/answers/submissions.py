@@ -1,0 +1,379 @@
+"""Applying what a customer sent from the landing page: validation, proof requests, consents.
+
+Rules worth knowing:
+- A submission is validated whole first; any invalid field changes nothing.
+- The link token is consumed with a conditional UPDATE, so of two parallel submissions exactly
+  one applies; the other gets ``already_used``.
+- Confirming the value the link's message was sent to verifies it (method ``link:email``,
+  ``link:sms`` or ``letter:qr``). Confirming another email or mobile starts a proof challenge.
+  A postal address confirmed on the page is verified as ``customer_confirmed``: there is no
+  proof channel for an address beyond the letter itself.
+- A changed or added email/mobile is stored as a new unverified, non-primary contact point (the
+  old value stays in use) with a challenge. A changed postal address is stored unverified but
+  primary, so the next letter goes there; a letter reaching it is what will verify it.
+- Confirming an opted-out contact point is an opt-in: its opt-out is lifted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlmodel import Session, select
+
+from models.answers.personal_link import FIELDS, LinkContext, link_context, link_row
+from models.answers.proof_of_control import (
+    Challenge,
+    consume,
+    create_challenge,
+    verify_contact_point,
+)
+from models.audit import audit
+from models.contact_data.validation import (
+    TextResult,
+    normalise_address,
+    normalise_country,
+    normalise_email,
+    normalise_phone,
+    normalise_text,
+)
+from models.rounds.completion import complete_if_done
+from models.tables import Consent, ContactPoint, Profile, Submission
+from models.vocabulary import CHANNEL_KIND, OPTED_OUT, UNVERIFIED, VALID
+
+LINK_METHOD = {"email": "link:email", "sms": "link:sms", "letter": "letter:qr"}
+MAX_FIELD = 320  # longer than any valid email; everything longer is refused outright
+_ADDRESS_LIMITS = {"street": 200, "house_number": 32, "postal_code": 32, "city": 200}
+
+
+@dataclass(frozen=True)
+class PostalInput:
+    street: str = ""
+    house_number: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str | None = None  # name or code; None means the profile's country
+
+
+@dataclass(frozen=True)
+class FieldAction:
+    action: Literal["confirm", "change", "keep"] = "keep"
+    value: str | None = None  # the new email or mobile for "change"
+    address: PostalInput | None = None  # the new address for a postal "change"
+
+
+@dataclass(frozen=True)
+class SubmissionForm:
+    email: FieldAction = FieldAction()
+    mobile: FieldAction = FieldAction()
+    postal: FieldAction = FieldAction()
+    consents: dict[str, bool | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    status: Literal["ok", "invalid", "invalid_link", "already_used"]
+    errors: dict[str, str] = field(default_factory=dict)  # "email", "postal.city", "consents"
+    submission_id: int | None = None
+    challenges: list[Challenge] = field(default_factory=list)
+    completed: list[int] = field(default_factory=list)
+
+
+def _typed(
+    text: Any, limit: int, invalid: str, *, needs_letter_or_digit: bool = False
+) -> TextResult:
+    """A form value through the import's text rule; too long or with markup it is ``invalid``."""
+    if not isinstance(text, str) or len(text) > limit or "<" in text or ">" in text:
+        return TextResult(reason=invalid)
+    return normalise_text(text, needs_letter_or_digit=needs_letter_or_digit)
+
+
+def _validate(
+    ctx: LinkContext, form: SubmissionForm, default_region: str, country: str | None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Errors per field, and the normalised new values (field -> str or AddressResult)."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for kind in FIELDS:
+        act: FieldAction = getattr(form, kind)
+        if act.action not in ("confirm", "change", "keep"):
+            errors[kind] = "unknown action"
+        elif act.action == "confirm" and ctx.fields[kind].contact_point_id is None:
+            errors[kind] = f"{kind}: nothing to confirm"
+        elif act.action == "change" and kind == "email":
+            text = _typed(act.value, MAX_FIELD, "email: invalid")
+            if text.value is None:
+                errors[kind] = text.reason or "email: invalid"
+            elif (email := normalise_email(text.value)).value is None:
+                errors[kind] = email.reason or "email: invalid"
+            else:
+                values[kind] = email.value
+        elif act.action == "change" and kind == "mobile":
+            text = _typed(act.value, 64, "phone: invalid")
+            if text.value is None:
+                errors[kind] = text.reason or "phone: invalid"
+            elif (phone := normalise_phone(text.value, default_region=default_region)).ok:
+                values[kind] = phone.value
+            else:
+                errors[kind] = phone.reason or "phone: invalid"
+        elif act.action == "change":
+            a = act.address  # None is reported by _validate_address
+            errors.update(_validate_address(a, country or default_region))
+            if a is not None and not any(k.startswith("postal") for k in errors):
+                values[kind] = normalise_address(
+                    street=a.street,
+                    house_number=a.house_number,
+                    postal_code=a.postal_code,
+                    city=a.city,
+                    country=normalise_country(a.country) if a.country else country,
+                )
+    known = {p.key for p in ctx.purposes}
+    if any(key not in known or v not in (True, False, None) for key, v in form.consents.items()):
+        errors["consents"] = "consent: unknown purpose"
+    return errors, values
+
+
+def _validate_address(address: PostalInput | None, country: str) -> dict[str, str]:
+    if address is None:
+        return {"postal": "address: missing"}
+    for column, limit in _ADDRESS_LIMITS.items():
+        invalid = f"address: invalid {column.replace('_', ' ')}"
+        text = _typed(getattr(address, column), limit, invalid, needs_letter_or_digit=True)
+        if text.value is None:
+            return {f"postal.{column}": text.reason or invalid}
+    if address.country is not None:
+        country_text = _typed(address.country, 64, "address: unknown country")
+        if country_text.value is None:
+            return {"postal.country": country_text.reason or "address: unknown country"}
+        if normalise_country(country_text.value) is None:
+            return {"postal.country": "address: unknown country"}
+    result = normalise_address(
+        street=address.street,
+        house_number=address.house_number,
+        postal_code=address.postal_code,
+        city=address.city,
+        country=normalise_country(address.country) if address.country else country,
+    )
+    if not result.ok:
+        return {f"postal.{result.column or 'street'}": result.reason or "address: invalid"}
+    return {}
+
+
+def _same(kind: str, a: str, b: str) -> bool:
+    return a.lower() == b.lower() if kind == "email" else a == b
+
+
+def _confirm(
+    session: Session,
+    ctx: LinkContext,
+    cp: ContactPoint,
+    now: datetime,
+    evidence: dict[str, Any],
+    challenges: list[Challenge],
+    code_secret: bytes,
+) -> dict[str, Any]:
+    reached = (
+        ctx.channel is not None
+        and CHANNEL_KIND.get(ctx.channel) == cp.kind
+        and ctx.outreach_contact_point_id == cp.id
+    )
+    if reached or cp.kind == "postal":
+        method = LINK_METHOD[ctx.channel] if reached and ctx.channel else "customer_confirmed"
+        verify_contact_point(
+            session=session, cp=cp, method=method, now=now, primary=True, evidence=evidence
+        )
+        return {"action": "confirm", "contact_point_id": cp.id, "result": "verified"}
+    # Confirmed by the customer but not proven by this message: ask for proof. The confirmation
+    # itself lifts an opt-out, so the proof message may be sent.
+    before = {"status": cp.status, "opted_out": cp.opted_out_at is not None}
+    opted_in = cp.status == OPTED_OUT or cp.opted_out_at is not None
+    if opted_in:
+        cp.status = VALID if cp.status == OPTED_OUT else cp.status
+        cp.opted_out_at, cp.updated_at = None, now
+        session.add(cp)
+    audit(
+        session=session,
+        actor="customer",
+        action="contact_point.confirmed",
+        entity_type="contact_point",
+        entity_id=cp.id,
+        profile_id=cp.profile_id,
+        before=before,
+        after={"status": cp.status, "opted_out": cp.opted_out_at is not None},
+        reason="opt-in on the landing page" if opted_in else "proof pending",
+        evidence={**evidence, "method": "page_confirm"},
+    )
+    challenges.append(
+        create_challenge(
+            session=session,
+            contact_point=cp,
+            outreach_id=ctx.outreach_id,
+            now=now,
+            code_secret=code_secret,
+        )
+    )
+    return {"action": "confirm", "contact_point_id": cp.id, "result": "challenge"}
+
+
+def _change(
+    session: Session,
+    ctx: LinkContext,
+    kind: str,
+    new: Any,
+    now: datetime,
+    evidence: dict[str, Any],
+    challenges: list[Challenge],
+    code_secret: bytes,
+) -> dict[str, Any]:
+    value = new if isinstance(new, str) else new.value
+    points = session.exec(
+        select(ContactPoint).where(
+            ContactPoint.profile_id == ctx.profile_id, ContactPoint.kind == kind
+        )
+    ).all()
+    current = next((cp for cp in points if cp.id == ctx.fields[kind].contact_point_id), None)
+    if current is not None and _same(kind, current.value, value):
+        # Typing the value on file again is a confirmation of it.
+        return _confirm(session, ctx, current, now, evidence, challenges, code_secret)
+    existing = next((cp for cp in points if _same(kind, cp.value, value)), None)
+    cp = existing or ContactPoint(
+        profile_id=ctx.profile_id,
+        kind=kind,
+        value=value,
+        status=UNVERIFIED,
+        is_primary=False,
+        source="landing",
+        source_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    if kind == "postal":
+        cp.street, cp.house_number = new.street, new.house_number
+        cp.postal_code, cp.city, cp.country = new.postal_code, new.city, new.country
+    session.add(cp)
+    session.flush()
+    if kind == "postal":
+        # The next letter goes to the new address; the old one is kept, demoted.
+        for other in points:
+            if other.id != cp.id and other.is_primary:
+                other.is_primary, other.updated_at = False, now
+                session.add(other)
+        cp.is_primary, cp.status, cp.updated_at = True, UNVERIFIED, now
+        session.add(cp)
+    audit(
+        session=session,
+        actor="customer",
+        action="contact_point.added" if existing is None else "contact_point.reentered",
+        entity_type="contact_point",
+        entity_id=cp.id,
+        profile_id=ctx.profile_id,
+        after={"kind": kind, "status": cp.status, "is_primary": cp.is_primary},
+        reason="changed on the landing page",
+        evidence={**evidence, "method": "page_change"},
+    )
+    if kind != "postal":
+        challenges.append(
+            create_challenge(
+                session=session,
+                contact_point=cp,
+                outreach_id=ctx.outreach_id,
+                now=now,
+                code_secret=code_secret,
+            )
+        )
+    return {"action": "change", "contact_point_id": cp.id, "result": "unverified"}
+
+
+def apply_submission(
+    *,
+    session: Session,
+    token: str,
+    form: SubmissionForm,
+    now: datetime,
+    client_time: str | None,
+    default_region: str,
+    code_secret: bytes,
+) -> SubmissionResult:
+    """Validate and apply one landing-page form; the caller commits and sends the challenges."""
+    row = link_row(session, token)
+    if row is None or row.id is None or row.expires_at <= now:
+        return SubmissionResult("invalid_link")
+    if row.used_at is not None:
+        return SubmissionResult("already_used")
+    ctx = link_context(session, row)
+    profile = session.get(Profile, row.profile_id)
+    country = normalise_country(profile.country if profile else None)
+    errors, values = _validate(ctx, form, default_region, country)
+    if errors:
+        return SubmissionResult("invalid", errors)
+    if not consume(session, row.id, now):
+        return SubmissionResult("already_used")
+    client_time = _typed(client_time, 64, "invalid").value or None
+    submission = Submission(
+        profile_id=ctx.profile_id,
+        token_id=row.id,
+        outreach_id=row.outreach_id,
+        client_time=client_time,
+        received_at=now,
+    )
+    session.add(submission)
+    session.flush()
+    evidence = {
+        "token_id": row.id,
+        "outreach_id": row.outreach_id,
+        "client_time": client_time,
+        "submission_id": submission.id,
+    }
+    data: dict[str, Any] = {}
+    challenges: list[Challenge] = []
+    for kind in FIELDS:
+        act: FieldAction = getattr(form, kind)
+        if act.action == "confirm":
+            cp_id = ctx.fields[kind].contact_point_id
+            cp = session.get(ContactPoint, cp_id) if cp_id is not None else None
+            if cp is None:  # validation found it in this transaction: it cannot have gone
+                raise LookupError(f"contact point {cp_id} to confirm is not in the database")
+            data[kind] = _confirm(session, ctx, cp, now, evidence, challenges, code_secret)
+        elif act.action == "change":
+            data[kind] = _change(
+                session, ctx, kind, values[kind], now, evidence, challenges, code_secret
+            )
+    versions = {p.key: p.text_version for p in ctx.purposes}
+    answers = {k: v for k, v in form.consents.items() if v is not None}
+    for purpose, granted in answers.items():
+        consent = Consent(
+            profile_id=ctx.profile_id,
+            purpose=purpose,
+            granted=granted,
+            text_version=versions[purpose],
+            source="landing",
+            recorded_at=now,
+            evidence=evidence,
+        )
+        session.add(consent)
+        session.flush()
+        audit(
+            session=session,
+            actor="customer",
+            action="consent.granted" if granted else "consent.withdrawn",
+            entity_type="consent",
+            entity_id=consent.id,
+            profile_id=ctx.profile_id,
+            after={"purpose": purpose, "granted": granted, "text_version": versions[purpose]},
+            evidence={**evidence, "method": "landing"},
+        )
+    data["consents"] = answers
+    submission.data = data
+    session.add(submission)
+    audit(
+        session=session,
+        actor="customer",
+        action="submission.received",
+        entity_type="submission",
+        entity_id=submission.id,
+        profile_id=ctx.profile_id,
+        evidence={**evidence, "method": "landing"},
+    )
+    done = complete_if_done(session=session, profile_id=ctx.profile_id, now=now, evidence=evidence)
+    return SubmissionResult("ok", {}, submission.id, challenges, done)

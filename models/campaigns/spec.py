@@ -1,0 +1,110 @@
+"""Campaigns are data: a YAML file naming the gaps, the ladder and the purposes.
+
+Loading a file returns a validated :class:`CampaignSpec`; :func:`sync_campaign` stores it as a
+new :class:`~models.tables.Campaign` version whenever its content changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from models.campaigns.gaps import GAPS
+from models.tables import Campaign
+from models.types import utcnow
+from models.vocabulary import CHANNELS
+
+
+class CampaignError(ValueError):
+    """The campaign file is missing or invalid; the message says where."""
+
+
+class Step(BaseModel):
+    channel: str
+    template: str = "ask"
+    wait_days: float = Field(gt=0)
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; expected one of {', '.join(CHANNELS)}")
+        return value
+
+
+class Purpose(BaseModel):
+    key: str
+    required: bool = False
+    text_version: str
+
+
+class CampaignSpec(BaseModel):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    gaps: list[str] = Field(min_length=1)
+    ladder: list[Step] = Field(min_length=1)
+    purposes: list[Purpose] = []
+
+    @field_validator("gaps")
+    @classmethod
+    def _known_gaps(cls, value: list[str]) -> list[str]:
+        unknown = [g for g in value if g not in GAPS]
+        if unknown:
+            raise ValueError(f"unknown gaps {unknown}; expected some of {', '.join(GAPS)}")
+        return value
+
+    def content_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_campaign(path: Path) -> CampaignSpec:
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise CampaignError(f"campaign file not found: {path}") from err
+    except yaml.YAMLError as err:
+        raise CampaignError(f"campaign file {path} is not valid YAML: {err}") from err
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as err:
+        raise CampaignError(f"campaign file {path} is invalid:\n{err}") from err
+
+
+def sync_campaign(*, session: Session, spec: CampaignSpec) -> Campaign:
+    """The stored version of ``spec``: the latest one if unchanged, else a new version."""
+    latest = session.exec(
+        select(Campaign).where(Campaign.key == spec.key).order_by(col(Campaign.version).desc())
+    ).first()
+    digest = spec.content_hash()
+    if latest is not None and latest.content_hash == digest:
+        return latest
+    version = (latest.version + 1) if latest else 1
+    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+    # Two runs storing the same edit at once: one insert wins, the other finds its row.
+    session.execute(
+        insert(Campaign)
+        .values(
+            key=spec.key,
+            version=version,
+            content_hash=digest,
+            definition=spec.model_dump(mode="json"),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key", "version"])
+    )
+    stored = session.exec(
+        select(Campaign)
+        .where(Campaign.key == spec.key, Campaign.version == version)
+        .execution_options(populate_existing=True)
+    ).one()
+    if stored.content_hash != digest:  # a different edit took this version number meanwhile
+        return sync_campaign(session=session, spec=spec)
+    return stored

@@ -1,0 +1,1 @@
+"""Contact data itself: normalising and validating values, and masking them for display."""

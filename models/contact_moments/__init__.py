@@ -1,0 +1,1 @@
+"""Contact moments: the ask another system carries to a customer, recorded and expired."""

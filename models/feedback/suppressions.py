@@ -1,0 +1,180 @@
+"""A provider's suppression lists applied to email contact points: one set-based, audited pass.
+
+What each SendGrid list means here:
+
+- ``bounces``: the mailbox does not exist -> status ``bounced`` (``bounced_at`` = entry time)
+- ``invalid_emails``: the address cannot be an address -> status ``invalid``
+- ``spam_reports``: the customer marked our mail as spam -> status ``opted_out``
+- ``blocks``: a receiving server refused for now (reputation, policy, a full mailbox); temporary
+  by nature, so it is counted but changes nothing
+
+The same rules as webhook events (``models.feedback.delivery_events``): opted out beats
+bounced/invalid beats a usable status and nothing is ever resurrected; an entry no newer than the
+point's last verification is about an older state of the mailbox and is ignored. Addresses match
+case- insensitively. A second run with the same entries changes nothing and audits nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from models.audit import audit_many
+from models.feedback.delivery_events import (
+    CONTACT,
+    CONTACT_STATE_UPDATE,
+    OPTED_OUT_ACTION,
+    _chunks,
+    _iso,
+    _state,
+)
+from models.vocabulary import BOUNCED, INVALID, OPTED_OUT, USABLE_STATUSES
+
+LISTS: Final = ("bounces", "blocks", "invalid_emails", "spam_reports")
+# The status each list sets; blocks set none.
+EFFECTS: Final[dict[str, str | None]] = {
+    "bounces": BOUNCED,
+    "invalid_emails": INVALID,
+    "spam_reports": OPTED_OUT,
+    "blocks": None,
+}
+# Applied in this order, so the stronger status is the one left standing.
+_ORDER: Final = ("invalid_emails", "bounces", "spam_reports")
+INVALID_REASON: Final = "sendgrid invalid_emails"
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionEntry:
+    """One row of a provider's suppression list."""
+
+    email: str = field(repr=False)  # personal: never log it
+    list_name: str  # bounces | blocks | invalid_emails | spam_reports
+    created: datetime | None = None
+    status: str | None = None  # e.g. the SMTP code "5.1.1"; SendGrid's reason text is not kept
+
+
+@dataclass(frozen=True, slots=True)
+class ListCounts:
+    entries: int = 0  # rows in the list
+    matched: int = 0  # contact points those rows name
+    changed: int = 0  # contact points this list changed
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    lists: dict[str, ListCounts]
+
+    @property
+    def changed(self) -> int:
+        return sum(c.changed for c in self.lists.values())
+
+
+def _fresh(entry: SuppressionEntry, cp: Any) -> bool:
+    """False when the point was verified at or after the entry (proof of a working mailbox)."""
+    return cp.verified_at is None or entry.created is None or entry.created > cp.verified_at
+
+
+def _apply(state: dict[str, Any], entry: SuppressionEntry) -> bool:
+    """Apply one entry to a contact point's fields (pure); True when it changed them."""
+    effect = EFFECTS[entry.list_name]
+    status = state["status"]
+    at = entry.created
+    if effect == OPTED_OUT and status != OPTED_OUT:
+        state["status"], state["opted_out_at"] = OPTED_OUT, state["opted_out_at"] or at
+    elif effect == BOUNCED and status in USABLE_STATUSES:
+        state["status"], state["bounced_at"] = BOUNCED, at or state["bounced_at"]
+    elif effect == INVALID and status in USABLE_STATUSES:
+        state["status"], state["invalid_reason"] = INVALID, INVALID_REASON
+    else:
+        return False
+    return True
+
+
+def _action(status: str) -> str:
+    """The same actions webhook events write, so a contact point's history reads as one."""
+    return OPTED_OUT_ACTION if status == OPTED_OUT else f"contact_point.{status}"
+
+
+def _audit_row(
+    cp: Any, before: dict, after: dict, entry: SuppressionEntry, now: datetime, actor: str
+) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"list": entry.list_name, "created": _iso(entry.created)}
+    if entry.status:
+        evidence["status"] = entry.status
+    return {
+        "at": now,
+        "actor": actor,
+        "action": _action(after["status"]),
+        "entity_type": "contact_point",
+        "entity_id": cp.id,
+        "profile_id": cp.profile_id,
+        "before": {k: _iso(v) if isinstance(v, datetime) else v for k, v in before.items()},
+        "after": {k: _iso(v) if isinstance(v, datetime) else v for k, v in after.items()},
+        "reason": f"sendgrid suppression list: {entry.list_name}",
+        "evidence": evidence,
+    }
+
+
+def apply_suppressions(
+    conn: Connection | Session,
+    entries: Sequence[SuppressionEntry],
+    *,
+    now: datetime,
+    actor: str,
+) -> SyncOutcome:
+    """Mark the email contact points the lists name; runs inside the caller's transaction."""
+    by_email: dict[str, list[SuppressionEntry]] = defaultdict(list)
+    entry_counts: dict[str, int] = defaultdict(int)
+    for e in entries:
+        if e.list_name not in EFFECTS:
+            raise ValueError(f"unknown suppression list {e.list_name!r}")
+        entry_counts[e.list_name] += 1
+        if e.email.strip():
+            by_email[e.email.strip().lower()].append(e)
+    lowered = func.lower(CONTACT.c.value)
+    cps: list[Any] = []
+    for chunk in _chunks(sorted(by_email)):
+        query = (
+            select(CONTACT, lowered.label("lowered"))
+            .where(CONTACT.c.kind == "email", lowered.in_(chunk))
+            .with_for_update()
+        )
+        cps.extend(conn.execute(query))
+    matched: dict[str, int] = defaultdict(int)
+    changed: dict[str, int] = defaultdict(int)
+    updates: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    for cp in cps:
+        found = by_email[cp.lowered]
+        for name in {e.list_name for e in found}:
+            matched[name] += 1
+        before = _state(cp)
+        after = dict(before)
+        decisive: SuppressionEntry | None = None
+        for name in _ORDER:
+            for entry in sorted(
+                (e for e in found if e.list_name == name and _fresh(e, cp)),
+                key=lambda e: (e.created is None, e.created),
+            ):
+                if _apply(after, entry):
+                    decisive = entry
+        if decisive is None or after == before:
+            continue
+        changed[decisive.list_name] += 1
+        updates.append(
+            {"b_id": cp.id, "b_updated_at": now, **{f"b_{k}": v for k, v in after.items()}}
+        )
+        audits.append(_audit_row(cp, before, after, decisive, now, actor))
+    if updates:
+        conn.execute(CONTACT_STATE_UPDATE, updates)
+        audit_many(conn, audits)
+    return SyncOutcome(
+        lists={name: ListCounts(entry_counts[name], matched[name], changed[name]) for name in LISTS}
+    )

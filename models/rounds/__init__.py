@@ -1,0 +1,2 @@
+"""Enrichment rounds: which profiles are selected, their enrollment, completion, exhaustion and
+status."""

@@ -1,0 +1,164 @@
+"""The completion rule: an active enrollment ends the moment its gaps are closed.
+
+A gap is closed when the contact data it was about is verified (a verified email for the email
+gaps, a verified mobile for the mobile gaps, a verified postal address for ``unverified_postal``;
+for ``stale_verification`` every primary verified email, mobile and postal address was verified
+since the enrollment started) and every ``required`` purpose of the campaign has an answer
+recorded since then. The sender only writes to active enrollments, so completing one stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select, update
+
+from models.audit import audit
+from models.campaigns.gaps import gaps_of
+from models.campaigns.spec import CampaignSpec
+from models.db import stored_id
+from models.tables import Campaign, Consent, ContactPoint, Enrollment, Round
+from models.vocabulary import ACTIVE, COMPLETED, VERIFIED
+
+# The contact-point kind that closes each gap (stale_verification is handled apart).
+GAP_KIND = {
+    "missing_email": "email",
+    "bounced_email": "email",
+    "invalid_email": "email",
+    "missing_mobile": "mobile",
+    "invalid_mobile": "mobile",
+    "unverified_postal": "postal",
+}
+STALE_KINDS = ("email", "mobile", "postal")
+
+
+@dataclass(frozen=True)
+class VerifiedPoint:
+    """What the rule needs of one verified contact point."""
+
+    kind: str
+    is_primary: bool
+    verified_at: datetime | None
+
+
+def open_gaps(*, gap_mask: int, verified: Iterable[VerifiedPoint], since: datetime) -> list[str]:
+    """The gaps of ``gap_mask`` not closed by the ``verified`` contact points, for an enrollment
+    that started at ``since``."""
+    points = list(verified)
+    verified_kinds = {cp.kind for cp in points}
+    still_open = []
+    for gap in gaps_of(gap_mask):
+        if gap in GAP_KIND and GAP_KIND[gap] not in verified_kinds:
+            still_open.append(gap)
+        if gap == "stale_verification":
+            fresh = [
+                cp.verified_at is not None and cp.verified_at >= since
+                for cp in points
+                if cp.is_primary and cp.kind in STALE_KINDS
+            ]
+            if not fresh or not all(fresh):
+                still_open.append(gap)
+    return still_open
+
+
+def spec_of(definition: Mapping[str, Any] | None) -> CampaignSpec | None:
+    """A stored campaign definition as a spec, or None when it cannot be read."""
+    if not definition:
+        return None
+    try:
+        return CampaignSpec.model_validate(definition)
+    except ValidationError:
+        return None
+
+
+def required_purposes(spec: CampaignSpec | None) -> set[str]:
+    return {p.key for p in spec.purposes if p.required} if spec else set()
+
+
+def enrollment_spec(*, session: Session, enrollment: Enrollment) -> CampaignSpec | None:
+    """The campaign version the enrollment's round runs, or None when it cannot be read."""
+    definition = session.exec(
+        select(Campaign.definition)
+        .join(Round, col(Round.campaign_id) == col(Campaign.id))
+        .where(Round.id == enrollment.round_id)
+    ).first()
+    return spec_of(definition)
+
+
+def goal_met(*, session: Session, enrollment: Enrollment) -> bool:
+    """Whether the enrollment's gaps are closed and its required purposes answered."""
+    points = session.exec(
+        select(ContactPoint).where(
+            ContactPoint.profile_id == enrollment.profile_id, ContactPoint.status == VERIFIED
+        )
+    ).all()
+    verified = [VerifiedPoint(cp.kind, cp.is_primary, cp.verified_at) for cp in points]
+    if open_gaps(gap_mask=enrollment.gap_mask, verified=verified, since=enrollment.created_at):
+        return False
+    required = required_purposes(enrollment_spec(session=session, enrollment=enrollment))
+    if required:
+        answered = set(
+            session.exec(
+                select(Consent.purpose).where(
+                    Consent.profile_id == enrollment.profile_id,
+                    col(Consent.purpose).in_(sorted(required)),
+                    Consent.recorded_at >= enrollment.created_at,
+                )
+            ).all()
+        )
+        if required - answered:
+            return False
+    return True
+
+
+def complete_if_done(
+    *,
+    session: Session,
+    profile_id: int,
+    now: datetime,
+    evidence: dict[str, Any] | None,
+    actor: str = "customer",
+) -> list[int]:
+    """Complete the profile's active enrollments whose goal is met; returns their ids."""
+    session.flush()
+    active = session.exec(
+        select(Enrollment).where(Enrollment.profile_id == profile_id, Enrollment.state == ACTIVE)
+    ).all()
+    done: list[int] = []
+    for enrollment in active:
+        if not goal_met(session=session, enrollment=enrollment):
+            continue
+        # Conditional on the state, so a concurrent stop or completion wins cleanly.
+        result = session.execute(
+            update(Enrollment)
+            .where(col(Enrollment.id) == enrollment.id, col(Enrollment.state) == ACTIVE)
+            .values(
+                state=COMPLETED,
+                ended_at=now,
+                end_reason="goal met",
+                next_due_at=None,
+                updated_at=now,
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.refresh(enrollment)
+        enrollment_id = stored_id(enrollment)
+        done.append(enrollment_id)
+        audit(
+            session=session,
+            actor=actor,
+            action="enrollment.complete",
+            entity_type="enrollment",
+            entity_id=enrollment_id,
+            profile_id=profile_id,
+            before={"state": ACTIVE},
+            after={"state": COMPLETED, "end_reason": "goal met"},
+            reason="goal met",
+            evidence=evidence,
+        )
+    return done

@@ -1,0 +1,2 @@
+"""SendGrid: Mail Send batching and sending, template safety, suppressions, events and
+signatures."""

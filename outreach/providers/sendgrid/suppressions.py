@@ -1,0 +1,125 @@
+"""Reads SendGrid's four suppression lists through the official client, page by page.
+
+``limit``/``offset`` paging until a short page; ``since`` becomes ``start_time``. A refused key
+is a :class:`ConfigurationError` naming the setting; throttling (429) waits for the reset, and
+5xx or connection failures are retried with backoff before :class:`ProviderUnavailable`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+
+from models.feedback.suppressions import LISTS, SuppressionEntry
+from outreach.config import SendGridConfig
+from outreach.errors import ConfigurationError, ProviderUnavailable
+from outreach.providers.sendgrid.mail_send import sendgrid_client
+
+PROVIDER = "sendgrid"
+PAGE_SIZE = 500  # the documented maximum
+MAX_RATE_LIMIT_WAIT = 60.0
+MAX_RATE_LIMIT_WAITS = 20
+
+
+def _entry(list_name: str, row: Any) -> SuppressionEntry | None:
+    if not isinstance(row, dict) or not isinstance(row.get("email"), str):
+        return None
+    created = row.get("created")
+    return SuppressionEntry(
+        email=row["email"],
+        list_name=list_name,
+        created=(
+            datetime.fromtimestamp(created, UTC)
+            if isinstance(created, int | float) and not isinstance(created, bool)
+            else None
+        ),
+        status=str(row["status"])[:32] if row.get("status") else None,
+    )
+
+
+def fetch_suppressions(
+    config: SendGridConfig,
+    *,
+    since: datetime | None = None,
+    page_size: int = PAGE_SIZE,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> list[SuppressionEntry]:
+    """Every entry of bounces, blocks, invalid_emails and spam_reports (created >= ``since``)."""
+    client = sendgrid_client(config).client
+    entries: list[SuppressionEntry] = []
+    for name in LISTS:
+        offset = 0
+        while True:
+            params: dict[str, int] = {"limit": page_size, "offset": offset}
+            if since is not None:
+                params["start_time"] = int(since.timestamp())
+            endpoint = client.suppression._(name)
+            rows = _get(endpoint, params, config, sleep, clock)
+            entries.extend(e for row in rows if (e := _entry(name, row)) is not None)
+            if len(rows) < page_size:
+                break
+            offset += page_size
+    return entries
+
+
+def _get(
+    endpoint: Any,
+    params: dict[str, int],
+    config: SendGridConfig,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> list[Any]:
+    """One page; reading is idempotent, so any failure to get an answer is retried."""
+    attempts = rate_waits = 0
+    while True:
+        try:
+            response = endpoint.get(query_params=params, timeout=config.timeout_seconds)
+            rows = response.to_dict
+            return rows if isinstance(rows, list) else []
+        except HTTPError as err:
+            status = err.status_code
+            if status in (401, 403):
+                raise ConfigurationError(
+                    f"SendGrid refused the API key ({status}): check ENRICH_SENDGRID_API_KEY"
+                ) from None
+            if status == 429 and rate_waits < MAX_RATE_LIMIT_WAITS:
+                rate_waits += 1
+                sleep(_reset_wait(err.headers, clock))
+                continue
+            if status == 429:
+                raise ProviderUnavailable(
+                    "SendGrid kept throttling the suppression list requests",
+                    provider=PROVIDER,
+                    status=429,
+                ) from None
+            if status < 500:
+                raise ConfigurationError(
+                    f"SendGrid answered {status} to a suppression list request: "
+                    "check ENRICH_SENDGRID_HOST"
+                ) from None
+            failure: Exception = err
+        except (OSError, http.client.HTTPException, ValueError) as err:
+            status, failure = None, err
+        attempts += 1
+        if attempts > config.max_retries:
+            what = f"answered {status}" if status else "could not be reached"
+            raise ProviderUnavailable(
+                f"SendGrid {what} {attempts} times while reading suppression lists",
+                provider=PROVIDER,
+                status=status,
+            ) from failure
+        sleep(min(2.0 ** (attempts - 1), 30.0))
+
+
+def _reset_wait(headers: Any, clock: Callable[[], float]) -> float:
+    try:
+        reset = float(str((headers or {}).get("X-RateLimit-Reset")))
+    except ValueError:
+        return 1.0
+    return min(max(reset - clock(), 0.25), MAX_RATE_LIMIT_WAIT)

@@ -1,0 +1,2 @@
+"""Sending due steps exactly once: leases, the write-ahead record, claims, recording, and resolving
+doubts."""

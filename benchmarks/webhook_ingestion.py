@@ -2,7 +2,8 @@
 
 Builds a temporary SQLite database with N sent email outreaches, then measures in one run:
 
-(a) parsing a shuffled SendGrid Event Webhook payload (``outreach.events.sendgrid_events``) and
+(a) parsing a shuffled SendGrid Event Webhook payload
+    (``outreach.providers.sendgrid.events.sendgrid_events``) and
     ingesting it (``models.feedback.delivery_events.ingest_events``: idempotent insert plus effects:
     bounces, opt-outs, due enrollments, audit rows), in batches of ``--batch`` events per request;
 (b) the same batches delivered again (every event a duplicate: must change nothing);
@@ -33,7 +34,7 @@ from sqlmodel import Session
 from models.db import make_engine, upgrade
 from models.feedback.delivery_events import ingest_events
 from models.tables import Campaign, ContactPoint, Enrollment, Outreach, Profile, Round
-from outreach.events import sendgrid_events
+from outreach.providers.sendgrid.events import sendgrid_events
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

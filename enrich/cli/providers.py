@@ -12,10 +12,10 @@ from rich.table import Table
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import get_settings
 from models.db import session_scope
-from models.feedback.suppressions import EFFECTS, LISTS, apply_suppressions
+from models.feedback.suppressions import ListCounts, apply_suppressions
 from models.types import utcnow
 from outreach.errors import ConfigurationError, ProviderUnavailable
-from outreach.providers.sendgrid.suppressions import fetch_suppressions
+from outreach.providers.sendgrid.suppressions import EFFECTS, LISTS, fetch_suppressions
 
 providers_app = typer.Typer(help="Messaging providers (SendGrid, Twilio).", no_args_is_help=True)
 console = Console()
@@ -53,7 +53,7 @@ def sync_suppressions_command(
     for column in ("list", "effect", "entries", "matched", "changed"):
         table.add_column(column, justify="left" if column in ("list", "effect") else "right")
     for name in LISTS:
-        counts = outcome.lists[name]
+        counts = outcome.lists.get(name, ListCounts())
         effect = EFFECTS[name] or "none (temporary)"
         table.add_row(name, effect, str(counts.entries), str(counts.matched), str(counts.changed))
     console.print(table)

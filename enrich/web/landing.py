@@ -27,13 +27,13 @@ from enrich.web.challenges import send_challenges
 from enrich.web.deps import SessionDep, SettingsDep
 from enrich.web.i18n import LANGUAGE_NAMES, LANGUAGES, choose_language, error_text, strings
 from enrich.web.ratelimit import SharedFixedWindow
+from models.answers.link_tokens import hash_presented
 from models.answers.personal_link import LinkContext, open_link
 from models.answers.proof_of_control import (
     EMAIL_CONFIRM,
     SMS_CODE,
     check_sms_code,
     confirm_email,
-    hash_secret,
 )
 from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
 from models.tables import Profile, VerificationToken
@@ -357,7 +357,7 @@ async def code_page(request: Request, session: SessionDep, settings: SettingsDep
 
 def _confirm_locale(session: Session, token: str) -> str | None:
     """The profile locale behind a live confirmation token, None when it is not live."""
-    digest = hash_secret(token)
+    digest = hash_presented(token)
     if digest is None:
         return None
     row = session.exec(

@@ -29,20 +29,19 @@ from models.db import session_scope
 from models.feedback.delivery_events import EventRecord, IngestOutcome, ingest_events
 from models.feedback.rejected_events import RejectedEvent, store_rejected
 from models.types import utcnow
-from outreach.events import (
-    MalformedEvent,
-    outreach_id_from,
-    parse_sendgrid_batch,
+from outreach.providers.event_fields import MalformedEvent, outreach_id_from
+from outreach.providers.sendgrid.events import parse_sendgrid_batch
+from outreach.providers.sendgrid.signature import verify_sendgrid
+from outreach.providers.twilio.events import (
     rejected_twilio_callback,
     twilio_inbound_event,
     twilio_status_event,
 )
-from outreach.webhook_signatures import (
+from outreach.providers.twilio.signature import verify_twilio
+from outreach.providers.webhook_errors import (
     SignatureError,
     WebhookConfigurationError,
     WebhookPayloadError,
-    verify_sendgrid,
-    verify_twilio,
 )
 
 log = logging.getLogger(__name__)

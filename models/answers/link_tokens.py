@@ -1,4 +1,7 @@
-"""Message tokens: 128-bit random secrets, stored only as SHA-256 hashes with an expiry.
+"""Link tokens: 128-bit random secrets, stored only as SHA-256 hashes with an expiry.
+
+Every token a customer presents (a personal link, an unsubscribe link, an email confirmation) is
+issued and looked up by the one hash here (:func:`hash_token`, :func:`hash_presented`).
 
 Each message gets a personal-link token (kind ``link``: the landing page); an email gets an
 unsubscribe token too (kind ``unsubscribe``: only the ``List-Unsubscribe`` link), so the header
@@ -17,13 +20,12 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from models.answers.unsubscribe import UNSUBSCRIBE
 from models.tables import VerificationToken
 from models.types import utcnow
 
 TOKEN_BYTES = 16  # 128-bit
 LINK_KIND = "link"
-UNSUBSCRIBE_KIND = UNSUBSCRIBE
+UNSUBSCRIBE_KIND = "unsubscribe"  # VerificationToken.kind of the List-Unsubscribe link
 TOKEN_TABLE = VerificationToken.__table__  # type: ignore[attr-defined]
 
 
@@ -35,6 +37,13 @@ def new_token() -> str:
 def hash_token(token: str) -> str:
     """The SHA-256 hex digest we store and look tokens up by."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def hash_presented(token: object) -> str | None:
+    """The stored hash of a token a request presents; None for anything no token can be."""
+    if not isinstance(token, str) or not token or len(token) > 128 or not token.isascii():
+        return None
+    return hash_token(token)
 
 
 def personal_link(base_url: str, token: str) -> str:

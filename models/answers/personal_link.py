@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from models.answers.proof_of_control import hash_secret
+from models.answers.link_tokens import hash_presented
 from models.campaigns.spec import CampaignSpec
 from models.contact_data.masking import mask_address, mask_email, mask_phone
 from models.db import stored_id
@@ -73,7 +73,7 @@ def _mask(cp: ContactPoint) -> str:
 
 
 def link_row(session: Session, token: str) -> VerificationToken | None:
-    digest = hash_secret(token)
+    digest = hash_presented(token)
     if digest is None:
         return None
     return session.exec(

@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 
 from sqlmodel import Session, col, select, update
 
+from models.answers.link_tokens import hash_presented, hash_token
 from models.audit import audit
 from models.db import stored_id
 from models.rounds.completion import complete_if_done
@@ -58,17 +59,6 @@ class CodeResult:
     attempts_left: int = 0
     contact_point_id: int | None = None
     completed: list[int] = field(default_factory=list)
-
-
-def hash_secret(token: str) -> str | None:
-    """SHA-256 hex of a link token (same as the outreach layer's), None for a malformed one."""
-    if not isinstance(token, str) or not token or len(token) > 128 or not token.isascii():
-        return None
-    return _sha256(token)
-
-
-def _sha256(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 def code_hash(code_secret: bytes, challenge_id: int, code: str) -> str:
@@ -114,7 +104,7 @@ def create_challenge(
     expires_at = now + (EMAIL_TTL if kind == EMAIL_CONFIRM else SMS_TTL)
     row = VerificationToken(
         # A code's hash needs the row id; a random placeholder keeps the column unique meanwhile.
-        token_hash=_sha256(secret) if kind == EMAIL_CONFIRM else secrets.token_hex(32),
+        token_hash=hash_token(secret) if kind == EMAIL_CONFIRM else secrets.token_hex(32),
         kind=kind,
         profile_id=contact_point.profile_id,
         outreach_id=outreach_id,
@@ -184,7 +174,7 @@ def verify_contact_point(
 
 def confirm_email(*, session: Session, token: str, now: datetime) -> ConfirmResult:
     """Open a confirmation link: the address becomes verified and primary, once."""
-    digest = hash_secret(token)
+    digest = hash_presented(token)
     row = (
         session.exec(
             select(VerificationToken).where(

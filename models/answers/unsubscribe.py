@@ -16,13 +16,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from models.answers.proof_of_control import hash_secret
+from models.answers.link_tokens import LINK_KIND, UNSUBSCRIBE_KIND, hash_presented
 from models.audit import audit
 from models.tables import ContactPoint, Outreach, VerificationToken
 from models.vocabulary import EMAIL, OPTED_OUT
 
-UNSUBSCRIBE = "unsubscribe"  # VerificationToken.kind of the List-Unsubscribe link
-LEGACY_LINK = "link"  # a personal-link token, in the headers of emails sent before
+UNSUBSCRIBE = UNSUBSCRIBE_KIND
+LEGACY_LINK = LINK_KIND  # a personal-link token, in the headers of emails sent before
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _has_unsubscribe_token(session: Session, outreach_id: int | None) -> bool:
 
 def unsubscribe(*, session: Session, token: str, now: datetime, method: str) -> UnsubscribeResult:
     """Opt out the email address the message with this link was sent to; audited, idempotent."""
-    digest = hash_secret(token)
+    digest = hash_presented(token)
     if digest is None:
         return UnsubscribeResult("invalid")
     row = session.exec(

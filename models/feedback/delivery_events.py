@@ -13,6 +13,7 @@ report arrived meanwhile.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,17 +58,16 @@ ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 OPT_OUT_SIGNAL = "contact_point.opt_out_signal"
 OPT_IN_SIGNAL = "contact_point.opt_in_signal"
 OPTED_OUT_ACTION = "contact_point.opted_out"
-# Twilio error codes are recorded as invalid_reason "twilio error <code>".
-PROVIDER_INVALID_PREFIX = "twilio error"
-# Which contact-point kind a provider's recipient address names.
-RECIPIENT_KIND = {"sendgrid": "email", "twilio": "mobile"}
+# A provider's report that a number takes no messages is kept as the invalid_reason
+# "<provider> error <code>"; validation and returned letters word their reasons otherwise.
+PROVIDER_REPORT = re.compile(r"[a-z_]+ error \S+")
 FAILED_EVENT_TYPES = frozenset({"bounced", "failed", "rejected"})
 _CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """One provider event in our vocabulary (built by ``outreach.events``)."""
+    """One provider event in our vocabulary (built by the parsers in ``outreach.providers``)."""
 
     provider: str
     provider_event_id: str
@@ -76,6 +76,8 @@ class EventRecord:
     provider_message_id: str | None
     occurred_at: datetime
     recipient: str | None = field(default=None, repr=False)  # personal: never log it
+    # The contact-point kind the recipient address names ("email", "mobile"), if any.
+    recipient_kind: str | None = None
     detail: str | None = None
     hard_bounce: bool = False
     opt_out: bool = False
@@ -143,8 +145,8 @@ def _find_outreaches(session: Session, events: Sequence[EventRecord]) -> tuple[d
         by_id.update(
             {r.id: r for r in session.execute(select(*cols).where(OUTREACH.c.id.in_(chunk)))}
         )
-    # Without our id (a Twilio callback URL lacking oid), fall back to the provider's message id
-    # when it names exactly one outreach; a SendGrid id covers a whole batch, so it rarely does.
+    # Without our id (a callback URL lacking it), fall back to the provider's message id when it
+    # names exactly one outreach; an id that covers a whole batch of emails rarely does.
     pmids = sorted(
         {
             e.provider_message_id
@@ -183,7 +185,7 @@ def _match_recipients(session: Session, news: list[_New]) -> None:
     wanted: dict[tuple[str, str], list[_New]] = defaultdict(list)
     for n in news:
         e = n.event
-        kind = RECIPIENT_KIND.get(e.provider)
+        kind = e.recipient_kind
         if (
             n.outreach is None
             and e.recipient
@@ -261,6 +263,10 @@ def _after(hits: list[_New], fresh: datetime | None, flag: str) -> list[_New]:
     return sorted(found, key=lambda h: h.event.occurred_at)
 
 
+def _provider_report(reason: str | None) -> bool:
+    return reason is not None and PROVIDER_REPORT.fullmatch(reason) is not None
+
+
 def _resolve(
     cp: Any, hits: list[_New], signals: list[_Signal], pre_opt_out: str | None
 ) -> tuple[dict[str, Any], _New | None]:
@@ -277,8 +283,9 @@ def _resolve(
         first = bounces[0].event.occurred_at
         state["bounced_at"] = min(known, first) if known else first
         decisive = bounces[0]
-    if invalids and not (cp.invalid_reason or "").startswith(PROVIDER_INVALID_PREFIX):
-        state["invalid_reason"] = f"{PROVIDER_INVALID_PREFIX} {invalids[0].event.error_code}"
+    if invalids and not _provider_report(cp.invalid_reason):
+        first_invalid = invalids[0].event
+        state["invalid_reason"] = f"{first_invalid.provider} error {first_invalid.error_code}"
         decisive = decisive or invalids[0]
     latest = max(signals, key=lambda s: (s.at, s.out), default=None)
     restoring = False
@@ -307,7 +314,7 @@ def _resolve(
         elif (
             (invalids or restoring)
             and cp.kind == "mobile"
-            and (state["invalid_reason"] or "").startswith(PROVIDER_INVALID_PREFIX)
+            and _provider_report(state["invalid_reason"])
         ):
             state["status"] = INVALID
     return state, decisive

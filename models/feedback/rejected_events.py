@@ -26,7 +26,7 @@ REJECTED = RejectedWebhookEvent.__table__  # type: ignore[attr-defined]
 EXCERPT_MAX: Final = 2000
 REASON_MAX: Final = 200
 REDACTED: Final = "<redacted>"
-# Fields (compared lower-cased) whose value is personal in SendGrid events or Twilio callbacks.
+# Fields (compared lower-cased) whose value is personal in the providers' event payloads.
 PERSONAL_FIELDS: Final = frozenset(
     {
         "email",

@@ -1,12 +1,8 @@
 """A provider's suppression lists applied to email contact points: one set-based, audited pass.
 
-What each SendGrid list means here:
-
-- ``bounces``: the mailbox does not exist -> status ``bounced`` (``bounced_at`` = entry time)
-- ``invalid_emails``: the address cannot be an address -> status ``invalid``
-- ``spam_reports``: the customer marked our mail as spam -> status ``opted_out``
-- ``blocks``: a receiving server refused for now (reputation, policy, a full mailbox); temporary
-  by nature, so it is counted but changes nothing
+Each entry says what its list means here (:attr:`SuppressionEntry.effect`): ``bounced``
+(``bounced_at`` = entry time), ``invalid``, ``opted_out``, or nothing for a list of temporary
+refusals, which is counted but changes nothing. The provider's module maps its own lists.
 
 The same rules as webhook events (``models.feedback.delivery_events``): opted out beats
 bounced/invalid beats a usable status and nothing is ever resurrected; an entry no newer than the
@@ -37,17 +33,8 @@ from models.feedback.delivery_events import (
 )
 from models.vocabulary import BOUNCED, INVALID, OPTED_OUT, USABLE_STATUSES
 
-LISTS: Final = ("bounces", "blocks", "invalid_emails", "spam_reports")
-# The status each list sets; blocks set none.
-EFFECTS: Final[dict[str, str | None]] = {
-    "bounces": BOUNCED,
-    "invalid_emails": INVALID,
-    "spam_reports": OPTED_OUT,
-    "blocks": None,
-}
 # Applied in this order, so the stronger status is the one left standing.
-_ORDER: Final = ("invalid_emails", "bounces", "spam_reports")
-INVALID_REASON: Final = "sendgrid invalid_emails"
+_ORDER: Final = (INVALID, BOUNCED, OPTED_OUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +42,11 @@ class SuppressionEntry:
     """One row of a provider's suppression list."""
 
     email: str = field(repr=False)  # personal: never log it
-    list_name: str  # bounces | blocks | invalid_emails | spam_reports
+    provider: str
+    list_name: str  # the provider's name for the list, kept in the audit evidence
+    effect: str | None  # bounced | invalid | opted_out; None: the list changes nothing
     created: datetime | None = None
-    status: str | None = None  # e.g. the SMTP code "5.1.1"; SendGrid's reason text is not kept
+    status: str | None = None  # e.g. the SMTP code "5.1.1"; the reason text is not kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +58,7 @@ class ListCounts:
 
 @dataclass(frozen=True, slots=True)
 class SyncOutcome:
-    lists: dict[str, ListCounts]
+    lists: dict[str, ListCounts]  # by the provider's list name; a list with no entries is absent
 
     @property
     def changed(self) -> int:
@@ -83,7 +72,7 @@ def _fresh(entry: SuppressionEntry, cp: Any) -> bool:
 
 def _apply(state: dict[str, Any], entry: SuppressionEntry) -> bool:
     """Apply one entry to a contact point's fields (pure); True when it changed them."""
-    effect = EFFECTS[entry.list_name]
+    effect = entry.effect
     status = state["status"]
     at = entry.created
     if effect == OPTED_OUT and status != OPTED_OUT:
@@ -91,7 +80,7 @@ def _apply(state: dict[str, Any], entry: SuppressionEntry) -> bool:
     elif effect == BOUNCED and status in USABLE_STATUSES:
         state["status"], state["bounced_at"] = BOUNCED, at or state["bounced_at"]
     elif effect == INVALID and status in USABLE_STATUSES:
-        state["status"], state["invalid_reason"] = INVALID, INVALID_REASON
+        state["status"], state["invalid_reason"] = INVALID, f"{entry.provider} {entry.list_name}"
     else:
         return False
     return True
@@ -117,7 +106,7 @@ def _audit_row(
         "profile_id": cp.profile_id,
         "before": {k: _iso(v) if isinstance(v, datetime) else v for k, v in before.items()},
         "after": {k: _iso(v) if isinstance(v, datetime) else v for k, v in after.items()},
-        "reason": f"sendgrid suppression list: {entry.list_name}",
+        "reason": f"{entry.provider} suppression list: {entry.list_name}",
         "evidence": evidence,
     }
 
@@ -133,8 +122,6 @@ def apply_suppressions(
     by_email: dict[str, list[SuppressionEntry]] = defaultdict(list)
     entry_counts: dict[str, int] = defaultdict(int)
     for e in entries:
-        if e.list_name not in EFFECTS:
-            raise ValueError(f"unknown suppression list {e.list_name!r}")
         entry_counts[e.list_name] += 1
         if e.email.strip():
             by_email[e.email.strip().lower()].append(e)
@@ -158,9 +145,9 @@ def apply_suppressions(
         before = _state(cp)
         after = dict(before)
         decisive: SuppressionEntry | None = None
-        for name in _ORDER:
+        for effect in _ORDER:
             for entry in sorted(
-                (e for e in found if e.list_name == name and _fresh(e, cp)),
+                (e for e in found if e.effect == effect and _fresh(e, cp)),
                 key=lambda e: (e.created is None, e.created),
             ):
                 if _apply(after, entry):
@@ -176,5 +163,8 @@ def apply_suppressions(
         conn.execute(CONTACT_STATE_UPDATE, updates)
         audit_many(conn, audits)
     return SyncOutcome(
-        lists={name: ListCounts(entry_counts[name], matched[name], changed[name]) for name in LISTS}
+        lists={
+            name: ListCounts(entry_counts[name], matched[name], changed[name])
+            for name in entry_counts
+        }
     )

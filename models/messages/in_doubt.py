@@ -4,8 +4,9 @@ or written ahead and not yet handed over (*unsent*), each with its reason and wh
 A message is in doubt when its outreach row is ``pending`` with ``attempted_at`` set. One whose
 enrollment another run holds a live lease on is *in flight* there, not in doubt. The reason is
 stored (``doubt_reason``); what happens next depends on the channel (see
-:func:`next_action`): a channel whose lookup is authoritative (the outbox, Twilio) settles it on
-the next run, SendGrid's waits for events during its grace and then for the steward.
+:func:`next_action`): a channel whose lookup is authoritative (an outbox, an SMS provider's message
+list) settles it on the next run; one without waits for events during its grace, then for the
+steward.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from models.rounds.enrollment import create_round, enroll
 from models.tables import ContactPoint, Enrollment, Profile
 from models.types import utcnow
 from tests.enrich.landing_helpers import client_for, submit
-from tests.models.rounds.test_selection import add_profile
+from tests.factories import add_profile
 from tests.providers.sender import advance, send_round
 
 E = Enrollment.__table__.c  # type: ignore[attr-defined]

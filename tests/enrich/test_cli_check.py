@@ -13,7 +13,7 @@ from enrich.runtime import get_engine
 from enrich.settings import Settings, get_settings
 from models.tables import DeliveryEvent, Outreach
 from models.types import utcnow
-from tests.models.rounds.test_selection import COMPLETE, add_profile
+from tests.factories import COMPLETE, add_profile
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ from enrich.cli.demo_data import write_demo_csv
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.tables import ContactPoint, Profile
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 C = ContactPoint.__table__  # type: ignore[attr-defined]
 P = Profile.__table__  # type: ignore[attr-defined]
 HEADER = (

@@ -11,7 +11,7 @@ from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from outreach.letters import return_code
-from tests.models.feedback.test_delivery_events import T
+from tests.models.feedback.people import T
 from tests.models.feedback.test_returned_letters import letter
 
 runner = CliRunner()

@@ -14,13 +14,8 @@ from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.tables import Outreach, Round
 from models.types import utcnow
-from tests.models.rounds.test_selection import (
-    COMPLETE,
-    add_profile,
-    exhausted_profile,
-    replace,
-    row_counts,
-)
+from tests.factories import COMPLETE, add_profile, replace
+from tests.models.rounds.test_selection import exhausted_profile, row_counts
 
 runner = CliRunner()
 

@@ -19,7 +19,7 @@ from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.types import utcnow
 from tests.conftest import REPO
-from tests.models.rounds.test_selection import COMPLETE, add_profile, replace
+from tests.factories import COMPLETE, add_profile, replace
 from tests.providers.data import seed_round
 
 ENRICH = str(Path(sys.executable).parent / "enrich")

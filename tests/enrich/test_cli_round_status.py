@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
-from tests.models.rounds.test_selection import NOW
+from tests.factories import NOW
 from tests.models.rounds.test_status import QUIET, REJECTED, ROUND, seed_round, start_round
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.tables import AuditEvent, Profile
 from models.types import utcnow
-from tests.models.rounds.test_selection import add_profile
+from tests.factories import add_profile
 
 runner = CliRunner()
 

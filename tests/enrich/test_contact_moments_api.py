@@ -21,7 +21,7 @@ from enrich.web.app import create_app
 from models.tables import ContactPoint, Enrollment, Outreach
 from models.types import utcnow
 from tests.enrich.landing_helpers import submit
-from tests.models.rounds.test_selection import add_profile
+from tests.factories import add_profile
 
 KEY = "moment-key-for-billing-0123456789"
 HASHED_KEY = "moment-key-for-the-crm-9876543210"

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings
 from tests.enrich.test_contact_moments_api import EXTERNAL_ID, GAPPY, KEY, client, outreach_count
-from tests.models.rounds.test_selection import add_profile
+from tests.factories import add_profile
 
 
 @pytest.fixture

@@ -30,11 +30,12 @@ from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
 from models.contact_moments.recording import CONTEXTS
 from models.vocabulary import CHANNELS
-from outreach.events import SENDGRID_EVENT_TYPES, TWILIO_STATUS_TYPES
+from outreach.providers.sendgrid.events import SENDGRID_EVENT_TYPES
+from outreach.providers.twilio.events import TWILIO_STATUS_TYPES
 from tests.enrich.landing_helpers import csrf_of
+from tests.factories import add_profile
 from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, make_case
-from tests.models.rounds.test_selection import add_profile
-from tests.outreach.test_webhook_signatures import make_key, sign
+from tests.outreach.providers.test_webhook_signatures import make_key, sign
 
 TWILIO_TOKEN = "fuzz-twilio-token"
 API_KEY = "fuzz-api-key-0123456789abcdef"

@@ -7,7 +7,6 @@ real HTTP form, on SQLite and PostgreSQL; real names' characters still go throug
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +23,9 @@ from tests.models.answers.personal_link_data import (
     counts,
     make_case,
 )
+from tests.paths import REPO
 from tests.stored_text import refused_characters
 
-REPO = Path(__file__).resolve().parents[2]
 STRINGS = json.loads((REPO / "templates" / "landing" / "strings.json").read_text("utf-8"))
 FULL: list[dict[str, Any]] = [EMAIL_OK, MOBILE_OK, POSTAL_OK]
 GOOD = {

@@ -19,8 +19,8 @@ from models.feedback.suppressions import SuppressionEntry, apply_suppressions
 from outreach.config import SendGridConfig
 from outreach.errors import ConfigurationError, ProviderUnavailable
 from outreach.providers.sendgrid.suppressions import fetch_suppressions
-from tests.models.feedback.test_delivery_events import T
-from tests.models.rounds.test_selection import NOW, add_profile
+from tests.factories import NOW, add_profile
+from tests.models.feedback.people import T
 from tests.standins.common import serve_in_thread
 from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState, create_app
 
@@ -192,7 +192,10 @@ def test_only_email_contact_points_are_touched(engine: Engine) -> None:
     with engine.begin() as conn:
         add_profile(conn, "ivy", [{"kind": "mobile", "status": "valid"}])
         outcome = apply_suppressions(
-            conn, [SuppressionEntry("+31612345678", "bounces")], now=NOW, actor="t"
+            conn,
+            [SuppressionEntry("+31612345678", "sendgrid", "bounces", effect="bounced")],
+            now=NOW,
+            actor="t",
         )
     assert outcome.lists["bounces"].matched == 0 and outcome.changed == 0
 

@@ -22,9 +22,8 @@ from outreach.config import SendGridConfig
 from outreach.providers.sendgrid.mail_send import SendGridEmail
 from outreach.sending.dispatch import send_due_steps
 from tests.enrich.landing_helpers import client_for, email_text, emails
+from tests.factories import COMPLETE, add_profile, enrol, replace, spec, start_round
 from tests.models.answers.personal_link_data import make_case
-from tests.models.rounds.test_enrollment import enrol, start_round
-from tests.models.rounds.test_selection import COMPLETE, add_profile, replace, spec
 from tests.standins.common import serve_in_thread
 from tests.standins.sendgrid import STANDIN_API_KEY, SendGridState
 from tests.standins.sendgrid import create_app as create_standin

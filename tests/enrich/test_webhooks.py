@@ -18,8 +18,8 @@ from twilio.request_validator import RequestValidator
 from enrich.runtime import get_engine
 from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
-from tests.models.feedback.test_delivery_events import T, person, reorder, sendgrid_batch
-from tests.outreach.test_webhook_signatures import make_key, sign
+from tests.models.feedback.people import T, person, reorder, sendgrid_batch
+from tests.outreach.providers.test_webhook_signatures import make_key, sign
 
 TOKEN = "twilio-test-token"
 BASE = "https://enrich.example.org"

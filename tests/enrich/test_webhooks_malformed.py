@@ -21,8 +21,8 @@ from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
 from models.tables import RejectedWebhookEvent
 from tests.enrich.test_webhooks import BASE, TOKEN, counts
-from tests.models.feedback.test_delivery_events import person
-from tests.outreach.test_webhook_signatures import make_key, sign
+from tests.models.feedback.people import person
+from tests.outreach.providers.test_webhook_signatures import make_key, sign
 
 REJECTED = RejectedWebhookEvent.__table__  # type: ignore[attr-defined]
 

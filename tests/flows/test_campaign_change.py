@@ -27,11 +27,11 @@ from models.contact_moments.recording import LINKS_EXPIRED
 from models.tables import AuditEvent, Campaign, Enrollment, Outreach, Profile, Round
 from models.types import utcnow
 from outreach.contact_moments import contact_moment
-from tests.models.rounds.test_selection import COMPLETE, add_profile, replace
+from tests.factories import COMPLETE, add_profile, replace
+from tests.paths import REPO
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
-REPO = Path(__file__).resolve().parents[2]
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 # Usable email and mobile, an unverified address: the gap is unverified_postal.

@@ -17,7 +17,7 @@ from enrich.settings import Settings
 from flows.round import enrichment_round, resume_round
 from models.tables import AuditEvent, Enrollment, Outreach, Round
 from models.types import utcnow
-from tests.models.rounds.test_selection import COMPLETE, add_profile, backdate, replace
+from tests.factories import COMPLETE, add_profile, backdate, replace
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 

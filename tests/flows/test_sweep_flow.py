@@ -14,7 +14,7 @@ from flows.sweep import stale_sweep
 from models.retention.sweep_runs import list_proposals
 from models.tables import Profile, SweepRun
 from models.types import utcnow
-from tests.models.rounds.test_selection import add_profile
+from tests.factories import add_profile
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 

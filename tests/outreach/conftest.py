@@ -12,11 +12,11 @@ import pytest
 from models.answers.link_tokens import new_token, personal_link
 from outreach.channels.base import Message, PostalAddress
 from outreach.config import OutreachConfig
+from tests.paths import REPO
 
 # The app and both provider stand-ins, for the channel contract (test_channel_contract.py).
 from tests.providers.conftest import providers  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[2]
 BASE_URL = "https://enrich.example.org"
 
 MakeMessage = Callable[..., Message]

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from models.feedback.delivery_events import EventRecord, ingest_events
 from models.tables import ContactPoint, Enrollment, Outreach, Profile
 from outreach.sending.dispatch import BatchOutcome, due_for_advance, send_due_steps
-from tests.models.rounds.test_selection import NOW, spec
+from tests.factories import NOW, spec
 from tests.outreach.sending.test_dispatch import (
     FakeChannel,
     _rows,

@@ -38,13 +38,13 @@ from outreach.channels.email_outbox import EmailOutbox
 from outreach.channels.letter_outbox import LetterOutbox
 from outreach.channels.sms_outbox import SmsOutbox
 from outreach.config import OutreachConfig
-from outreach.events import parse_sendgrid_batch
+from outreach.providers.sendgrid.events import parse_sendgrid_batch
 from outreach.providers.sendgrid.mail_send import SendGridEmail
 from outreach.providers.twilio.sms import TwilioSms
 from outreach.sending.dispatch import due_enrollment_ids, send_due_steps
-from tests.models.rounds.test_selection import spec
+from tests.factories import spec
 from tests.outreach.conftest import MakeMessage
-from tests.outreach.test_webhook_signatures import make_key
+from tests.outreach.providers.test_webhook_signatures import make_key
 from tests.providers.conftest import Setup
 from tests.providers.data import mobile, seed_round
 from tests.standins.sendgrid import SendGridState

@@ -12,6 +12,7 @@ from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, RenderError
 from outreach.render import Renderer, locale_candidates
 from tests.outreach.conftest import MakeMessage
+from tests.paths import REPO
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -140,7 +141,7 @@ def test_the_shipped_templates_render_in_every_locale(
     tmp_path: Path, make_message: MakeMessage
 ) -> None:
     """Every template file in the repository renders with StrictUndefined (no typo variables)."""
-    templates = Path(__file__).resolve().parents[2] / "templates"
+    templates = REPO / "templates"
     config = OutreachConfig(
         outbox_dir=tmp_path, templates_dir=templates, base_url="https://enrich.example.org"
     )

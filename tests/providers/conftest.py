@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
-from tests.outreach.test_webhook_signatures import make_key
+from tests.outreach.providers.test_webhook_signatures import make_key
 from tests.standins.common import free_port, serve_in_thread
 from tests.standins.sendgrid import STANDIN_API_KEY, SendGridState
 from tests.standins.sendgrid import create_app as sendgrid_app

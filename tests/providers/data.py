@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.rounds.enrollment import enroll
 from models.tables import Campaign, ContactPoint, Round
-from tests.models.rounds.test_selection import (
+from tests.factories import (
     COMPLETE,
     COOLDOWN,
     EXHAUSTED_COOLDOWN,

@@ -16,7 +16,7 @@ from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models.tables import AuditEvent, Enrollment, Outreach
 from models.types import utcnow
-from tests.models.rounds.test_selection import COMPLETE, add_profile, replace
+from tests.factories import COMPLETE, add_profile, replace
 from tests.providers.conftest import Setup
 from tests.providers.data import seed_round
 from tests.providers.sender import send_round

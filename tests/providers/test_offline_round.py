@@ -14,7 +14,7 @@ from enrich.runtime import get_engine
 from models.tables import ContactPoint, Enrollment, Outreach, Profile
 from models.types import utcnow
 from tests.enrich.landing_helpers import csrf_of
-from tests.models.rounds.test_selection import add_profile
+from tests.factories import add_profile
 from tests.providers.conftest import Setup
 from tests.providers.data import add_campaign_round, enroll_all
 from tests.providers.sender import advance, send_round

@@ -41,11 +41,12 @@ from models.tables import Enrollment, Outreach, Profile
 from outreach.channels import build_channels
 from outreach.config import OutreachConfig
 from outreach.contact_moments import contact_moment
-from outreach.events import sendgrid_events, twilio_inbound_event, twilio_status_event
+from outreach.providers.sendgrid.events import sendgrid_events
+from outreach.providers.twilio.events import twilio_inbound_event, twilio_status_event
 from outreach.sending.dispatch import due_for_advance, send_due_steps
+from tests.paths import REPO
 from tests.simulation.population import END, START, TICK, Customer, Moment, seed
 
-REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 BASE_URL = "https://enrich.example.org"
 LINK = re.compile(re.escape(BASE_URL) + r"/c/[A-Za-z0-9_-]+")

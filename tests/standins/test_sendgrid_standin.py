@@ -33,13 +33,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from outreach.events import sendgrid_events
-from outreach.webhook_signatures import verify_sendgrid
-from tests.outreach.test_webhook_signatures import make_key
+from outreach.providers.sendgrid.events import sendgrid_events
+from outreach.providers.sendgrid.signature import verify_sendgrid
+from tests.outreach.providers.test_webhook_signatures import make_key
+from tests.paths import REPO
 from tests.standins.common import free_port, serve_in_thread, wait_listening
 from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState, create_app
 
-REPO = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": f"Bearer {STANDIN_API_KEY}"}
 
 

@@ -15,7 +15,9 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from outreach.webhook_signatures import SignatureError, verify_twilio
+from outreach.providers.twilio.signature import verify_twilio
+from outreach.providers.webhook_errors import SignatureError
+from tests.paths import REPO
 from tests.standins.common import free_port, serve_in_thread, wait_listening
 from tests.standins.twilio import (
     ACCOUNT_SID,
@@ -29,7 +31,6 @@ from tests.standins.twilio import (
 MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 SENDER = "+15005550006"
 SERVICE = "MG" + "ab" * 16
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -1,5 +1,13 @@
 """Reads SendGrid's four suppression lists through the official client, page by page.
 
+What each list means here:
+
+- ``bounces``: the mailbox does not exist -> status ``bounced`` (``bounced_at`` = entry time)
+- ``invalid_emails``: the address cannot be an address -> status ``invalid``
+- ``spam_reports``: the customer marked our mail as spam -> status ``opted_out``
+- ``blocks``: a receiving server refused for now (reputation, policy, a full mailbox); temporary
+  by nature, so it is counted but changes nothing
+
 ``limit``/``offset`` paging until a short page; ``since`` becomes ``start_time``. A refused key
 is a :class:`ConfigurationError` naming the setting; throttling (429) waits for the reset, and
 5xx or connection failures are retried with backoff before :class:`ProviderUnavailable`.
@@ -11,16 +19,25 @@ import http.client
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from python_http_client.exceptions import HTTPError
 
-from models.feedback.suppressions import LISTS, SuppressionEntry
+from models.feedback.suppressions import SuppressionEntry
+from models.vocabulary import BOUNCED, INVALID, OPTED_OUT
 from outreach.config import SendGridConfig
 from outreach.errors import ConfigurationError, ProviderUnavailable
 from outreach.providers.sendgrid.mail_send import sendgrid_client
 
 PROVIDER = "sendgrid"
+LISTS: Final = ("bounces", "blocks", "invalid_emails", "spam_reports")
+# The status each list sets; blocks set none.
+EFFECTS: Final[dict[str, str | None]] = {
+    "bounces": BOUNCED,
+    "invalid_emails": INVALID,
+    "spam_reports": OPTED_OUT,
+    "blocks": None,
+}
 PAGE_SIZE = 500  # the documented maximum
 MAX_RATE_LIMIT_WAIT = 60.0
 MAX_RATE_LIMIT_WAITS = 20
@@ -32,7 +49,9 @@ def _entry(list_name: str, row: Any) -> SuppressionEntry | None:
     created = row.get("created")
     return SuppressionEntry(
         email=row["email"],
+        provider=PROVIDER,
         list_name=list_name,
+        effect=EFFECTS[list_name],
         created=(
             datetime.fromtimestamp(created, UTC)
             if isinstance(created, int | float) and not isinstance(created, bool)

@@ -23,7 +23,7 @@ from models.tables import (
     Submission,
     VerificationToken,
 )
-from tests.models.rounds.test_selection import add_profile
+from tests.factories import add_profile
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 STARTED = NOW - timedelta(days=2)

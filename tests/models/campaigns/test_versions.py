@@ -20,7 +20,7 @@ from models.db import session_scope
 from models.rounds.enrollment import create_round
 from models.rounds.status import round_status
 from models.tables import AuditEvent, Round
-from tests.models.rounds.test_selection import NOW
+from tests.factories import NOW
 
 ROUND = Round.__table__  # type: ignore[attr-defined]
 AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]

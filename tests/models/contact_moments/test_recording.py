@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-import xml.etree.ElementTree as ET
-from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pypdfium2 as pdfium
 import pytest
-import zxingcpp
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
-from weasyprint import HTML
+from sqlmodel import Session
 
 from models.answers.link_tokens import hash_token, token_from_link
 from models.answers.submissions import FieldAction, SubmissionForm, apply_submission
@@ -26,10 +18,8 @@ from models.contact_moments.recording import (
     WAIT_REASON,
     close_expired_moments,
 )
-from models.scheduling.caps import CapPolicy
 from models.tables import (
     AuditEvent,
-    Campaign,
     ContactPoint,
     Enrollment,
     Outreach,
@@ -38,84 +28,23 @@ from models.tables import (
     VerificationToken,
 )
 from outreach.config import OutreachConfig
-from outreach.contact_moments import MomentAsk, MomentResult, contact_moment
-from outreach.errors import ConfigurationError
+from outreach.contact_moments import MomentResult
 from tests.models.answers.personal_link_data import (
-    EMAIL_OK,
     MOBILE_OK,
     NOW,
-    POSTAL_OK,
     SECRET,
-    SPEC,
     make_case,
 )
-from tests.models.rounds.test_selection import add_profile
-
-REPO = Path(__file__).resolve().parents[2]
-POLICY = CapPolicy()  # 4 in 30 days; email 3, sms 2, letter 1
-POSTAL_UNVERIFIED: dict[str, Any] = {"kind": "postal", "status": "unverified"}
-GAPPY = [EMAIL_OK, MOBILE_OK, POSTAL_UNVERIFIED]  # SPEC's only open gap: unverified_postal
-FULL = [EMAIL_OK, MOBILE_OK, POSTAL_OK]
-TABLES = (Outreach, Enrollment, Round, Campaign, VerificationToken, AuditEvent)
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> OutreachConfig:
-    return OutreachConfig(
-        outbox_dir=tmp_path / "outbox",
-        templates_dir=REPO / "templates",
-        base_url="https://enrich.example.org",
-        token_ttl_days=60,
-    )
-
-
-def ask(
-    engine: Engine,
-    config: OutreachConfig,
-    external_id: str = "p1",
-    *,
-    channel: str = "email",
-    context: str = "invoice",
-    now: Any = NOW,
-    policy: CapPolicy = POLICY,
-) -> MomentResult:
-    return contact_moment(
-        engine,
-        external_id=external_id,
-        channel=channel,
-        context=context,
-        now=now,
-        spec=SPEC,
-        policy=policy,
-        config=config,
-        max_age_days=730,
-    )
-
-
-def the_ask(result: MomentResult) -> MomentAsk:
-    assert result.ask is not None, result
-    return result.ask
-
-
-def profile(
-    engine: Engine, contacts: list[dict[str, Any]], external_id: str = "p1", **kw: Any
-) -> int:
-    with engine.begin() as conn:
-        return add_profile(conn, external_id, contacts, **kw)
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {
-            t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one()  # type: ignore[attr-defined]
-            for t in TABLES
-        }
-
-
-def rows(engine: Engine, model: Any, **where: Any) -> list[Any]:
-    with Session(engine) as session:
-        query = select(model).filter_by(**where).order_by(model.id)
-        return list(session.exec(query).scalars().all())  # type: ignore[call-overload]
+from tests.models.contact_moments.moment_data import (
+    FULL,
+    GAPPY,
+    POSTAL_UNVERIFIED,
+    ask,
+    counts,
+    profile,
+    rows,
+    the_ask,
+)
 
 
 def test_a_profile_with_gaps_gets_an_ask_recorded_as_a_sent_outreach(
@@ -343,121 +272,3 @@ def test_closing_leaves_live_links_and_ladder_enrollments_alone(
         assert close_expired_moments(conn, now=NOW + timedelta(days=30)) == 0
     assert {e.state for e in rows(engine, Enrollment)} == {"active"}
     assert rows(engine, Enrollment)[0].id == case.enrollment_id
-
-
-def simultaneously(
-    engine: Engine, config: OutreachConfig, profile_id: int, calls: list[Any]
-) -> list[MomentResult]:
-    """Run ``calls`` in threads that all start while the test holds the profile's row locked,
-    so each has read what it can before any may write: a real race, every time."""
-    results: list[MomentResult] = []
-    errors: list[BaseException] = []
-
-    def run(call: Any) -> None:
-        try:
-            results.append(call())
-        except BaseException as err:  # surfaced by the assertion below
-            errors.append(err)
-
-    # Campaign version and standing round exist already: the race is over the profile alone.
-    profile(engine, GAPPY, external_id="other")
-    assert ask(engine, config, "other").ask is not None
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    with engine.begin() as conn:
-        # SQLite: the UPDATE holds the write lock; PostgreSQL: FOR UPDATE blocks even FK checks.
-        conn.execute(update(Profile).where(col(Profile.id) == profile_id).values(updated_at=NOW))
-        conn.execute(select(Profile.id).where(col(Profile.id) == profile_id).with_for_update())
-        for t in threads:
-            t.start()
-        time.sleep(1.0)
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
-
-
-def test_two_simultaneous_moments_share_one_enrollment(
-    engine: Engine, config: OutreachConfig
-) -> None:
-    pid = profile(engine, GAPPY)
-    calls = [lambda c=c: ask(engine, config, channel=c) for c in ("email", "sms")]
-    results = simultaneously(engine, config, pid, calls)
-    assert len(results) == 2 and all(r.ask is not None for r in results)
-    [enrollment] = rows(engine, Enrollment, profile_id=pid)
-    assert {o.enrollment_id for o in rows(engine, Outreach, profile_id=pid)} == {enrollment.id}
-
-
-def test_two_simultaneous_moments_never_pass_a_cap_together(
-    engine: Engine, config: OutreachConfig
-) -> None:
-    pid = profile(engine, GAPPY)
-    calls = [lambda: ask(engine, config, channel="letter")] * 2
-    reasons = [r.reason for r in simultaneously(engine, config, pid, calls)]
-    assert sorted(reasons, key=str) == [None, "capped"]
-    assert len(rows(engine, Outreach, profile_id=pid)) == 1
-
-
-def test_a_render_failure_records_nothing(
-    engine: Engine, config: OutreachConfig, tmp_path: Path
-) -> None:
-    profile(engine, GAPPY)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigurationError, match=r"moment/ask\.nl\.txt"):
-        ask(engine, replace(config, templates_dir=tmp_path / "empty"))
-    assert counts(engine) == dict.fromkeys(counts(engine), 0)
-
-
-@pytest.mark.parametrize(("channel", "context"), [("fax", "invoice"), ("email", "birthday")])
-def test_unknown_channel_or_context_is_refused(
-    engine: Engine, config: OutreachConfig, channel: str, context: str
-) -> None:
-    profile(engine, GAPPY)
-    with pytest.raises(ValueError, match="unknown"):
-        ask(engine, config, channel=channel, context=context)
-    assert counts(engine)["outreach"] == 0
-
-
-@pytest.mark.parametrize(
-    ("locale", "title"),
-    [
-        ("nl", "Kloppen uw contactgegevens nog?"),
-        ("en-GB", "Are your contact details still correct?"),
-        ("de", "Sind Ihre Kontaktdaten noch aktuell?"),
-        ("fr", "Vos coordonnées sont-elles toujours exactes ?"),
-        ("es", "Kloppen uw contactgegevens nog?"),  # falls back to the default locale
-    ],
-)
-def test_block_in_the_customers_language(
-    engine: Engine, config: OutreachConfig, locale: str, title: str
-) -> None:
-    profile(engine, GAPPY, locale=locale)
-    block = the_ask(ask(engine, config))
-    assert block.text.startswith(title) and title in block.html
-    sms = the_ask(ask(engine, config, channel="sms", now=NOW + timedelta(days=1)))
-    assert "\n" not in sms.text.strip() and sms.text.strip().endswith(sms.link)
-
-
-def test_html_is_escaped_and_safe_to_embed(engine: Engine, config: OutreachConfig) -> None:
-    profile(engine, GAPPY)
-    hostile = replace(config, base_url='https://enrich.example.org/x"><script>alert(1)</script>')
-    html = the_ask(ask(engine, hostile)).html
-    assert "<script" not in html and "&lt;script&gt;" in html and "&#34;&gt;" in html
-    assert html.lstrip().startswith("<div") and "<html" not in html and "<style" not in html
-    assert 'style="' in html and "class=" not in html  # inline styles only
-
-
-def test_qr_svg_is_xml_and_the_printed_letter_block_decodes_to_the_link(
-    engine: Engine, config: OutreachConfig
-) -> None:
-    profile(engine, GAPPY)
-    block = the_ask(ask(engine, config, channel="letter"))
-    svg = ET.fromstring(block.qr_svg)
-    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
-    assert block.qr_svg in block.html  # a letter shows the code; an email only the link
-    page = f'<html><body style="margin:20mm">{block.html}</body></html>'
-    pdf = pdfium.PdfDocument(HTML(string=page).write_pdf())
-    image = pdf[0].render(scale=200 / 72).to_pil()
-    codes = zxingcpp.read_barcodes(image)
-    assert [(c.format, c.text) for c in codes] == [(zxingcpp.BarcodeFormat.QRCode, block.link)]
-    email = the_ask(ask(engine, config, channel="email", now=NOW + timedelta(days=1)))
-    assert "<svg" not in email.html

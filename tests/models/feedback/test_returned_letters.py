@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from models.db import session_scope
 from models.feedback.returned_letters import ReturnsOutcome, mark_returned, parse_return_code
 from outreach import letters
-from tests.models.feedback.test_delivery_events import T, add
+from tests.models.feedback.people import T, add
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=21)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from models.importing.apply_rows import ImportFileError
 from models.tables import ContactPoint, Profile
-from tests.models.importing.test_apply_rows import ANNA, HEADER, count, points, profile, run, write
+from tests.models.importing.import_data import ANNA, HEADER, count, points, profile, run, write
 
 P = Profile.__table__  # type: ignore[attr-defined]
 C = ContactPoint.__table__  # type: ignore[attr-defined]

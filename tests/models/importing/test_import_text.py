@@ -8,15 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from models.tables import Profile
-from tests.models.importing.test_apply_rows import (
-    HEADER,
-    count,
-    outcomes,
-    points,
-    profile,
-    run,
-    write,
-)
+from tests.models.importing.import_data import HEADER, count, outcomes, points, profile, run, write
 from tests.stored_text import refused_characters
 
 P = Profile.__table__  # type: ignore[attr-defined]

@@ -29,8 +29,8 @@ from models.tables import (
     Submission,
     VerificationToken,
 )
+from tests.factories import NOW
 from tests.models.answers.personal_link_data import SECRET, SPEC
-from tests.models.rounds.test_selection import NOW
 
 OLD = NOW - timedelta(days=1000)
 EMAIL = "wilhelmina.vandersloot@example.nl"
@@ -120,7 +120,7 @@ def customer_history(engine: Engine, pid: int) -> None:
         stop = EventRecord(
             provider="twilio", provider_event_id="sm-1", event_type="inbound", outreach_id=None,
             provider_message_id="sm-1", occurred_at=OLD + timedelta(days=3),
-            recipient="+31687654321", opt_out=True,
+            recipient="+31687654321", recipient_kind="mobile", opt_out=True,
             raw={"From": "+31687654321", "Body": "STOP"},
         )  # fmt: skip
         ingest_events(session=session, events=[bounce, stop], now=OLD + timedelta(days=3))

@@ -32,7 +32,7 @@ from models.tables import (
     Submission,
     SweepProposal,
 )
-from tests.models.rounds.test_selection import NOW, add_profile, add_round, spec
+from tests.factories import NOW, add_profile, add_round, spec
 
 IDLE = 730
 OLD = NOW - timedelta(days=1000)  # long before the idle period began

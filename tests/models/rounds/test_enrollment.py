@@ -11,48 +11,18 @@ from sqlmodel import select
 
 from models.campaigns.gaps import GAP_BITS
 from models.db import session_scope
-from models.rounds.enrollment import create_round, enroll, finish_round, round_summary
-from models.tables import AuditEvent, Campaign, Enrollment, Round
-from tests.models.rounds.test_selection import (
+from models.rounds.enrollment import finish_round, round_summary
+from models.tables import AuditEvent, Enrollment, Round
+from tests.factories import (
     COMPLETE,
-    COOLDOWN,
-    EXHAUSTED_COOLDOWN,
-    MAX_AGE,
     NOW,
     add_profile,
+    enrol,
     replace,
-    spec,
+    start_round,
 )
 
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-
-
-def start_round(engine: Engine, started_by: str = "steward") -> int:
-    with session_scope(engine) as session:
-        campaign = session.exec(select(Campaign)).first()
-        if campaign is None:
-            campaign = Campaign(key="t", version=1, content_hash="x", definition={})
-            session.add(campaign)
-            session.flush()
-        round_ = create_round(
-            session=session, campaign=campaign, started_by=started_by, parameters={"limit": None}
-        )
-        assert round_.id is not None
-        return round_.id
-
-
-def enrol(engine: Engine, round_id: int, **kwargs: object) -> int:
-    options: dict[str, object] = {"batch_size": 2, **kwargs}
-    return enroll(
-        conn=engine,
-        round_id=round_id,
-        spec=spec(),
-        now=NOW,
-        max_age_days=MAX_AGE,
-        cooldown_days=COOLDOWN,
-        exhausted_cooldown_days=EXHAUSTED_COOLDOWN,
-        **options,
-    )  # type: ignore[arg-type]
 
 
 def enrollments(engine: Engine) -> list[tuple[int, int, int, str, int]]:

@@ -12,7 +12,7 @@ from models.campaigns.gaps import gap_mask
 from models.rounds.completion import VerifiedPoint
 from models.rounds.exhaustion import EndingFacts, end_exhausted, end_reason
 from models.tables import Consent, Enrollment, Profile, Submission
-from tests.models.rounds.test_selection import NOW, add_profile
+from tests.factories import NOW, add_profile
 from tests.providers.data import add_campaign_round
 
 STARTED = NOW - timedelta(days=31)

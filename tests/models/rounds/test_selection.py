@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +10,6 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.campaigns.gaps import GAP_BITS, GAPS, gap_mask
-from models.campaigns.spec import CampaignSpec, Step
 from models.rounds.selection import Plan, plan, selection_query
 from models.tables import (
     AuditEvent,
@@ -20,88 +19,24 @@ from models.tables import (
     Outreach,
     Profile,
     Round,
-    Submission,
 )
-
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-MAX_AGE = 730
-COOLDOWN = 30
-EXHAUSTED_COOLDOWN = 180
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
-
-# A profile lacking nothing: usable email and mobile, a freshly verified postal address.
-COMPLETE = [
-    {"kind": "email", "status": "valid"},
-    {"kind": "mobile", "status": "valid"},
-    {"kind": "postal", "status": "verified", "verified_at": NOW - timedelta(days=10)},
-]
-
-
-def add_profile(
-    conn: Connection, external_id: str, contacts: list[dict[str, Any]], **columns: Any
-) -> int:
-    """Insert one profile and its contact points with plain Core inserts; returns the id."""
-    row = {
-        "external_id": external_id,
-        "given_name": "Test",
-        "family_name": external_id,
-        "locale": "nl",
-        "country": "NL",
-        "created_at": NOW,
-        "updated_at": NOW,
-        **columns,
-    }
-    profile_id = int(conn.execute(insert(PROFILE).values(**row)).inserted_primary_key[0])
-    values = {
-        "email": f"{external_id}@example.org",
-        "mobile": "+31612345678",
-        "postal": "Dorpsstraat 1",
-    }
-    for cp in contacts:
-        postal = (
-            {
-                "street": "Dorpsstraat",
-                "house_number": "1",
-                "postal_code": "1234 AB",
-                "city": "Amsterdam",
-                "country": "NL",
-            }
-            if cp["kind"] == "postal"
-            else {}
-        )
-        conn.execute(
-            insert(CONTACT).values(
-                profile_id=profile_id,
-                value=values[cp["kind"]],
-                is_primary=True,
-                created_at=NOW,
-                updated_at=NOW,
-                **postal,
-                **cp,
-            )
-        )
-    return profile_id
-
-
-def replace(
-    contacts: list[dict[str, Any]], kind: str, *new: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """COMPLETE with the contact points of ``kind`` replaced by ``new``."""
-    return [c for c in contacts if c["kind"] != kind] + list(new)
-
-
-def add_round(conn: Connection) -> int:
-    campaign = Campaign.__table__  # type: ignore[attr-defined]
-    rnd = Round.__table__  # type: ignore[attr-defined]
-    cid = conn.execute(
-        insert(campaign).values(key="t", version=1, content_hash="x", definition={}, created_at=NOW)
-    ).inserted_primary_key[0]
-    return int(
-        conn.execute(
-            insert(rnd).values(campaign_id=cid, started_by="test", status="running", started_at=NOW)
-        ).inserted_primary_key[0]
-    )
+from tests.factories import (
+    BEFORE,
+    COMPLETE,
+    CONTACT,
+    COOLDOWN,
+    ENDED,
+    EXHAUSTED_COOLDOWN,
+    MAX_AGE,
+    NOW,
+    PROFILE,
+    SUBMISSION,
+    add_enrollment,
+    add_profile,
+    backdate,
+    replace,
+    spec,
+)
 
 
 def selected(
@@ -126,19 +61,6 @@ def plan_now(conn: Connection, now: datetime = NOW) -> Plan:
         max_age_days=MAX_AGE,
         cooldown_days=COOLDOWN,
         exhausted_cooldown_days=EXHAUSTED_COOLDOWN,
-    )
-
-
-def spec(gaps: tuple[str, ...] | list[str] = GAPS) -> CampaignSpec:
-    return CampaignSpec(
-        key="t",
-        name="T",
-        gaps=list(gaps),
-        ladder=[
-            Step(channel="email", wait_days=5),
-            Step(channel="sms", wait_days=5),
-            Step(channel="letter", wait_days=21),
-        ],
     )
 
 
@@ -247,51 +169,8 @@ def test_only_the_campaigns_gaps_count(engine: Engine) -> None:
     }
 
 
-# The ladder of an earlier round ran out ten days ago; the data is older than that.
-ENDED = NOW - timedelta(days=10)
-BEFORE = ENDED - timedelta(days=31)
+# The ladder of an earlier round ran out ten days (ENDED) ago; the data is older than that.
 AFTER = ENDED + timedelta(days=1)
-SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
-
-
-def add_enrollment(
-    conn: Connection,
-    profile_id: int,
-    state: str,
-    *,
-    ended_at: datetime | None = None,
-    round_status: str = "running",
-) -> int:
-    round_id = add_round(conn)
-    if round_status != "running":
-        rnd = Round.__table__  # type: ignore[attr-defined]
-        conn.execute(update(rnd).where(rnd.c.id == round_id).values(status=round_status))
-    return int(
-        conn.execute(
-            insert(Enrollment.__table__).values(  # type: ignore[attr-defined]
-                round_id=round_id,
-                profile_id=profile_id,
-                state=state,
-                gap_mask=GAP_BITS["missing_email"],
-                step_index=2 if state != "active" else 0,
-                created_at=BEFORE,
-                updated_at=ended_at or BEFORE,
-                ended_at=ended_at,
-            )
-        ).inserted_primary_key[0]
-    )
-
-
-def backdate(conn: Connection, profile_id: int, when: datetime) -> None:
-    """The profile and its contact points were last written at ``when``."""
-    conn.execute(
-        update(PROFILE).where(PROFILE.c.id == profile_id).values(created_at=when, updated_at=when)
-    )
-    conn.execute(
-        update(CONTACT)
-        .where(CONTACT.c.profile_id == profile_id)
-        .values(created_at=when, updated_at=when)
-    )
 
 
 def exhausted_profile(

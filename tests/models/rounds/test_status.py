@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.rounds.status import UNRECORDED, ReasonCount, RoundNotFound, round_status
 from models.tables import Campaign, Enrollment, Outreach, Round
-from tests.models.rounds.test_selection import COMPLETE, NOW, add_profile
+from tests.factories import COMPLETE, NOW, add_profile
 
 CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 ROUND = Round.__table__  # type: ignore[attr-defined]

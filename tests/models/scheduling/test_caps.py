@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.scheduling.caps import CapPolicy, cap_hold, recent_sends
 from models.tables import Enrollment, Outreach
-from tests.models.rounds.test_selection import add_profile, add_round
+from tests.factories import add_profile, add_round
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -20,8 +20,7 @@ from models.tables import AuditEvent, Enrollment, Outreach, Profile, Verificatio
 from outreach.channels.base import InDoubt, Message, SendResult
 from outreach.config import OutreachConfig
 from outreach.sending.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
-from tests.models.rounds.test_enrollment import enrol, start_round
-from tests.models.rounds.test_selection import COMPLETE, NOW, add_profile, replace, spec
+from tests.factories import COMPLETE, NOW, add_profile, enrol, replace, spec, start_round
 
 
 class Crash(Exception):

@@ -15,7 +15,7 @@ from models.scheduling.due_step_release import Respect
 from models.scheduling.windows import SendWindow, WindowPolicy
 from models.tables import Enrollment, Outreach, Profile
 from outreach.sending.dispatch import BatchOutcome, due_for_advance, send_due_steps
-from tests.models.rounds.test_selection import NOW, spec
+from tests.factories import NOW, spec
 from tests.outreach.sending.test_dispatch import (
     FakeChannel,
     channels,

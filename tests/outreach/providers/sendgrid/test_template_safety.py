@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from jinja2 import DictLoader, Environment, FileSystemLoader
 
 from outreach.providers.sendgrid.template_safety import substitution_safe
+from tests.paths import REPO
 
-REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+REPO_TEMPLATES = REPO / "templates"
 
 TEMPLATES = {
     "layout": '<a href="{{ link }}">{% block body %}{% endblock %}</a> {{ unsubscribe_url }}',

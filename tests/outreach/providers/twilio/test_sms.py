@@ -21,9 +21,9 @@ from outreach.channels.base import InDoubt, Message
 from outreach.config import OutreachConfig, TwilioConfig
 from outreach.errors import ConfigurationError, ProviderUnavailable, is_transient
 from outreach.providers.twilio.pacing import Pacer
+from outreach.providers.twilio.signature import verify_twilio
 from outreach.providers.twilio.sms import TwilioSms
-from outreach.webhook_signatures import verify_twilio
-from tests.models.feedback.test_delivery_events import T, person
+from tests.models.feedback.people import T, person
 from tests.outreach.conftest import MakeMessage
 from tests.standins.common import free_port, serve_in_thread
 from tests.standins.twilio import (

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from models.vocabulary import EVENT_TYPES
-from outreach.events import (
+from outreach.providers.sendgrid.events import (
     SENDGRID_EVENT_TYPES,
-    TWILIO_STATUS_TYPES,
-    WebhookPayloadError,
     parse_sendgrid_batch,
     sendgrid_events,
+)
+from outreach.providers.twilio.events import (
+    TWILIO_STATUS_TYPES,
     twilio_inbound_event,
     twilio_status_event,
 )
+from outreach.providers.webhook_errors import WebhookPayloadError
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RECEIVED = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
 
 

@@ -1,45 +1,17 @@
-"""Verifying that a webhook really comes from SendGrid or Twilio, on the raw request.
-
-Errors::
-
-    WebhookRejected                 the request must be refused with a terse 4xx
-    ├── SignatureError              missing, forged or stale signature
-    └── WebhookPayloadError         signed but not the shape we accept (see outreach.events)
-        └── MalformedEvent          one event with a field we refuse (outreach.events); inside
-                                    a SendGrid batch it is recorded as rejected, not raised
-
-    WebhookConfigurationError       outside the tree on purpose: a bad key or empty token is our
-                                    fault and must surface, not be answered as a forged request
-"""
+"""Verifying that an Event Webhook request really comes from SendGrid: ECDSA over the raw body."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
-from twilio.request_validator import RequestValidator
 
-
-class WebhookRejected(Exception):
-    """A webhook request that must be refused; the message is terse and safe to answer with."""
-
-
-class SignatureError(WebhookRejected):
-    """The signature is missing, does not match, or its timestamp is out of bounds."""
-
-
-class WebhookPayloadError(WebhookRejected):
-    """The (authentic) body is not the shape a provider documents, e.g. not a JSON array."""
-
-
-class WebhookConfigurationError(ValueError):
-    """The verification key or token we were configured with is unusable."""
+from outreach.providers.webhook_errors import SignatureError, WebhookConfigurationError
 
 
 def _load_sendgrid_key(public_key: str) -> ec.EllipticCurvePublicKey:
@@ -99,19 +71,3 @@ def verify_sendgrid(
         raise SignatureError("stale timestamp")
     if -age > max_skew_seconds:
         raise SignatureError("timestamp in the future")
-
-
-def verify_twilio(
-    *, auth_token: str, url: str, params: Mapping[str, str], signature: str | None
-) -> None:
-    """Check ``X-Twilio-Signature`` (HMAC-SHA1 of the full URL and sorted form fields).
-
-    ``url`` must be the exact URL Twilio requested, query string included (a proxy that
-    rewrites scheme or host breaks it). Raises :class:`SignatureError`.
-    """
-    if not auth_token:
-        raise WebhookConfigurationError("Twilio auth token is empty")
-    if not signature:
-        raise SignatureError("missing signature")
-    if not RequestValidator(auth_token).validate(url, params, signature):
-        raise SignatureError("bad signature")

@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from twilio.request_validator import RequestValidator
 
-from outreach.webhook_signatures import (
+from outreach.providers.sendgrid.signature import verify_sendgrid
+from outreach.providers.twilio.signature import verify_twilio
+from outreach.providers.webhook_errors import (
     SignatureError,
     WebhookConfigurationError,
     WebhookRejected,
-    verify_sendgrid,
-    verify_twilio,
 )
 
 NOW = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)

@@ -33,7 +33,14 @@ from sqlmodel import Session
 
 from models.db import make_engine, upgrade
 from models.feedback.delivery_events import ingest_events
-from models.tables import Campaign, ContactPoint, Enrollment, Outreach, Profile, Round
+from models.tables import (
+    CAMPAIGN,
+    CONTACT,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+    ROUND,
+)
 from outreach.providers.sendgrid.events import sendgrid_events
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -44,33 +51,33 @@ def _populate(url: str, outreaches: int) -> None:
     upgrade(engine)
     with engine.begin() as conn:
         conn.execute(
-            insert(Campaign.__table__),  # type: ignore[attr-defined]
+            insert(CAMPAIGN),
             [{"key": "b", "version": 1, "content_hash": "x", "definition": {}, "created_at": NOW}],
         )
         conn.execute(
-            insert(Round.__table__),  # type: ignore[attr-defined]
+            insert(ROUND),
             [{"campaign_id": 1, "started_by": "bench", "status": "running", "started_at": NOW}],
         )
         ids = range(1, outreaches + 1)
         conn.execute(
-            insert(Profile.__table__),  # type: ignore[attr-defined]
+            insert(PROFILE),
             [{"id": i, "external_id": f"c{i}", "locale": "nl", "created_at": NOW,
               "updated_at": NOW} for i in ids],
         )  # fmt: skip
         conn.execute(
-            insert(ContactPoint.__table__),  # type: ignore[attr-defined]
+            insert(CONTACT),
             [{"id": i, "profile_id": i, "kind": "email", "value": f"c{i}@example.org",
               "status": "valid", "is_primary": True, "created_at": NOW, "updated_at": NOW}
              for i in ids],
         )  # fmt: skip
         conn.execute(
-            insert(Enrollment.__table__),  # type: ignore[attr-defined]
+            insert(ENROLLMENT),
             [{"id": i, "round_id": 1, "profile_id": i, "state": "active", "gap_mask": 8,
               "step_index": 0, "next_due_at": NOW, "created_at": NOW, "updated_at": NOW}
              for i in ids],
         )  # fmt: skip
         conn.execute(
-            insert(Outreach.__table__),  # type: ignore[attr-defined]
+            insert(OUTREACH),
             [{"id": i, "enrollment_id": i, "profile_id": i, "contact_point_id": i,
               "step_index": 0, "channel": "email", "template": "ask", "status": "sent",
               "provider": "sendgrid", "provider_message_id": f"m{i}", "created_at": NOW,

@@ -29,11 +29,10 @@ from models.rounds.enrollment import (
     profile_id_ranges,
     round_summary,
 )
-from models.tables import Campaign, Enrollment, Round
+from models.tables import ENROLLMENT, Campaign, Round
 from models.types import utcnow
 from outreach.sending.dispatch import BatchOutcome, due_enrollment_ids
 
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 # An enrolment task covers this many enrolment batches of profile ids (bounded, few tasks).
 BATCHES_PER_ENROL_TASK = 50
 # Unsettled messages named in a run's summary (all of them are counted).

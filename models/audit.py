@@ -11,10 +11,10 @@ from sqlalchemy import ColumnElement, Select, String, func, insert, literal, lit
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from models.tables import AuditEvent
+from models.tables import AUDIT, AuditEvent
 from models.types import UTCDateTime, utcnow
 
-AUDIT_TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
+AUDIT_TABLE = AUDIT
 
 
 def audit(

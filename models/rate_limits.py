@@ -14,9 +14,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from models.tables import RateLimitHit
-
-RATE_LIMIT = RateLimitHit.__table__  # type: ignore[attr-defined]
+from models.tables import RATE_LIMIT
 
 
 def count_hit(*, conn: Connection, client_key: str, window_start: datetime) -> int:

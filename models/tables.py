@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import JSONType, UTCDateTime, utcnow
@@ -374,3 +374,27 @@ class SweepProposal(SQLModel, table=True):
     decided_at: datetime | None = _ts()
     note: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# Core tables for set-based SQL (SQLModel leaves ``__table__`` untyped; only this reads it).
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+PROFILE = _table(Profile)
+CONTACT = _table(ContactPoint)
+CONSENT = _table(Consent)
+CAMPAIGN = _table(Campaign)
+ROUND = _table(Round)
+ENROLLMENT = _table(Enrollment)
+OUTREACH = _table(Outreach)
+DELIVERY = _table(DeliveryEvent)
+REJECTED = _table(RejectedWebhookEvent)
+RATE_LIMIT = _table(RateLimitHit)
+TOKEN = _table(VerificationToken)
+SUBMISSION = _table(Submission)
+AUDIT = _table(AuditEvent)
+SWEEP_RUN = _table(SweepRun)
+PROPOSAL = _table(SweepProposal)

@@ -15,12 +15,12 @@ from models.campaigns.spec import CampaignSpec, Step
 from models.db import session_scope
 from models.rounds.enrollment import create_round, enroll
 from models.tables import (
+    CAMPAIGN,
+    CONTACT,
+    ENROLLMENT,
+    PROFILE,
+    ROUND,
     Campaign,
-    ContactPoint,
-    Enrollment,
-    Profile,
-    Round,
-    Submission,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -30,8 +30,6 @@ EXHAUSTED_COOLDOWN = 180
 # A round that ended ten days before NOW, and an instant before it began.
 ENDED = NOW - timedelta(days=10)
 BEFORE = ENDED - timedelta(days=31)
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 
 # A profile lacking nothing: usable email and mobile, a freshly verified postal address.
 COMPLETE = [
@@ -95,8 +93,8 @@ def replace(
 
 
 def add_round(conn: Connection) -> int:
-    campaign = Campaign.__table__  # type: ignore[attr-defined]
-    rnd = Round.__table__  # type: ignore[attr-defined]
+    campaign = CAMPAIGN
+    rnd = ROUND
     cid = conn.execute(
         insert(campaign).values(key="t", version=1, content_hash="x", definition={}, created_at=NOW)
     ).inserted_primary_key[0]
@@ -120,9 +118,6 @@ def spec(gaps: tuple[str, ...] | list[str] = GAPS) -> CampaignSpec:
     )
 
 
-SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
-
-
 def add_enrollment(
     conn: Connection,
     profile_id: int,
@@ -133,11 +128,11 @@ def add_enrollment(
 ) -> int:
     round_id = add_round(conn)
     if round_status != "running":
-        rnd = Round.__table__  # type: ignore[attr-defined]
+        rnd = ROUND
         conn.execute(update(rnd).where(rnd.c.id == round_id).values(status=round_status))
     return int(
         conn.execute(
-            insert(Enrollment.__table__).values(  # type: ignore[attr-defined]
+            insert(ENROLLMENT).values(
                 round_id=round_id,
                 profile_id=profile_id,
                 state=state,

@@ -26,14 +26,11 @@ from models.contact_moments.recording import expired_moments_exist
 from models.messages.in_doubt import IN_DOUBT, unsettled
 from models.rounds.selection import EXCLUSIONS, plan
 from models.rounds.status import RoundNotFound, RoundStatus, round_status
-from models.tables import Enrollment, Outreach, Round
+from models.tables import ENROLLMENT, OUTREACH, ROUND
 from models.types import utcnow
 from models.vocabulary import PENDING
 from outreach.sending.dispatch import due_enrollment_ids, due_for_advance
 
-ROUND = Round.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 # Unsettled messages listed after a run (all are counted; `round status --json` lists all).
 LISTED_AFTER_RUN = 20
 LISTED_IN_STATUS = 50
@@ -107,7 +104,7 @@ def _latest_round_id(engine: Engine) -> int:
 
 def _progress_counts(engine: Engine, after_round_id: int) -> tuple[int, int] | None:
     """(enrolled, first step handled) for the round this command started, once it exists."""
-    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    e = ENROLLMENT.c
     with engine.connect() as conn:
         round_id = conn.execute(
             select(func.min(ROUND.c.id)).where(ROUND.c.id > after_round_id)

@@ -27,7 +27,7 @@ from models.retention.sweep_runs import (
     list_proposals,
     run_sweep,
 )
-from models.tables import SweepProposal
+from models.tables import PROPOSAL
 from models.types import utcnow
 
 sweep_app = typer.Typer(
@@ -125,7 +125,7 @@ def list_command(
 
 
 def _count_open(kind: str) -> int:
-    p = SweepProposal.__table__.c  # type: ignore[attr-defined]
+    p = PROPOSAL.c
     with get_engine(get_settings()).connect() as conn:
         query = select(func.count()).where(p.status == OPEN, p.proposal == kind)
         return int(conn.execute(query).scalar_one())

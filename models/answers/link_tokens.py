@@ -20,13 +20,13 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from models.tables import VerificationToken
+from models.tables import TOKEN
 from models.types import utcnow
 
 TOKEN_BYTES = 16  # 128-bit
 LINK_KIND = "link"
 UNSUBSCRIBE_KIND = "unsubscribe"  # VerificationToken.kind of the List-Unsubscribe link
-TOKEN_TABLE = VerificationToken.__table__  # type: ignore[attr-defined]
+TOKEN_TABLE = TOKEN
 
 
 def new_token() -> str:

@@ -25,11 +25,8 @@ from sqlalchemy.engine import Connection
 
 from models.audit import audit_many
 from models.campaigns.spec import CampaignSpec
-from models.tables import AuditEvent, Campaign, Round
+from models.tables import AUDIT, CAMPAIGN, ROUND
 
-ROUND = Round.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 CAMPAIGN_UPDATED: Final = "round.campaign_updated"
 
 

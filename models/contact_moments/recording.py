@@ -38,7 +38,14 @@ from models.campaigns.gaps import gaps_of
 from models.campaigns.spec import CampaignSpec, sync_campaign
 from models.rounds.selection import gap_masks
 from models.scheduling.caps import CapPolicy, cap_hold, recent_sends
-from models.tables import ContactPoint, Enrollment, Outreach, Profile, Round, VerificationToken
+from models.tables import (
+    CONTACT,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+    ROUND,
+    TOKEN,
+)
 from models.vocabulary import (
     ACTIVE,
     CHANNEL_KIND,
@@ -48,13 +55,6 @@ from models.vocabulary import (
     SENT,
     STANDING,
 )
-
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ROUND = Round.__table__  # type: ignore[attr-defined]
-TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
 
 # The occasions another system may name. A fixed list, not free text: the context is stored and
 # audited, and free text could carry personal data. A new occasion is one entry here.

@@ -25,7 +25,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from models.audit import AUDIT_TABLE, audit_many
-from models.tables import ContactPoint, DeliveryEvent, Enrollment, Outreach
+from models.tables import (
+    CONTACT,
+    DELIVERY,
+    ENROLLMENT,
+    OUTREACH,
+)
 from models.vocabulary import (
     ACTIVE,
     BOUNCED,
@@ -37,8 +42,6 @@ from models.vocabulary import (
     VALID,
 )
 
-DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 # A contact point's delivery state (:func:`_state`), written in bulk: b_id, b_updated_at and
 # b_ plus each state key.
 CONTACT_STATE_UPDATE = (
@@ -52,8 +55,6 @@ CONTACT_STATE_UPDATE = (
         updated_at=bindparam("b_updated_at"),
     )
 )
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 
 OPT_OUT_SIGNAL = "contact_point.opt_out_signal"
 OPT_IN_SIGNAL = "contact_point.opt_in_signal"

@@ -20,9 +20,8 @@ from typing import Any, Final
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from models.tables import RejectedWebhookEvent
+from models.tables import REJECTED
 
-REJECTED = RejectedWebhookEvent.__table__  # type: ignore[attr-defined]
 EXCERPT_MAX: Final = 2000
 REASON_MAX: Final = 200
 REDACTED: Final = "<redacted>"

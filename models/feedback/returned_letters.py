@@ -14,12 +14,8 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from models.audit import audit_many
-from models.tables import ContactPoint, Enrollment, Outreach
+from models.tables import CONTACT, ENROLLMENT, OUTREACH
 from models.vocabulary import ACTIVE, FAILED, INVALID, LETTER, OPTED_OUT, SENT
-
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 
 RETURNED_REASON = "letter returned"
 _RETURN_CODE = re.compile(r"L-?(\d{6,})-?(\d)")

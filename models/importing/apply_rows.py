@@ -27,7 +27,7 @@ from models.importing.read_file import (
     read_rows,
     sniff_delimiter,
 )
-from models.tables import ContactPoint, Profile
+from models.tables import CONTACT, PROFILE
 from models.types import utcnow
 from models.vocabulary import BOUNCED, OPTED_OUT, VERIFIED
 
@@ -35,8 +35,8 @@ __all__ = ["REQUIRED_COLUMNS", "ImportFileError", "ImportReport", "RejectRow", "
 
 CHUNK_SIZE: Final = 1000
 
-P = Profile.__table__  # type: ignore[attr-defined]
-C = ContactPoint.__table__  # type: ignore[attr-defined]
+P = PROFILE
+C = CONTACT
 PROFILE_FIELDS: Final = ("given_name", "family_name", "locale", "country")
 # A different spelling of the same value (raw_value) alone is not a change.
 POINT_DIFF_FIELDS: Final = tuple(f for f in POINT_FIELDS if f != "raw_value")

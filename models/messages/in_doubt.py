@@ -19,13 +19,10 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection
 
-from models.tables import DeliveryEvent, Enrollment, Outreach
+from models.tables import DELIVERY, ENROLLMENT, OUTREACH
 from models.types import utcnow
 from models.vocabulary import ACTIVE, PENDING, SENT
 
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
 IN_DOUBT = "in_doubt"
 UNSENT = "unsent"
 UNEXAMINED = "handed to the provider by a run that stopped before recording the answer"

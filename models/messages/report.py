@@ -13,16 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from models.contact_data.masking import mask_address, mask_email, mask_phone
-from models.tables import AuditEvent, Campaign, ContactPoint, DeliveryEvent, Enrollment, Outreach
-from models.tables import Round as RoundTable
-
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-ROUND = RoundTable.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
-DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+from models.tables import (
+    AUDIT,
+    CAMPAIGN,
+    CONTACT,
+    DELIVERY,
+    ENROLLMENT,
+    OUTREACH,
+    ROUND,
+)
 
 
 @dataclass(frozen=True)

@@ -28,26 +28,18 @@ from sqlalchemy.engine import Connection
 
 from models.audit import AUDIT_TABLE, audit_many
 from models.tables import (
-    Consent,
-    ContactPoint,
-    DeliveryEvent,
-    Enrollment,
-    Outreach,
-    Profile,
-    Submission,
-    SweepProposal,
-    VerificationToken,
+    CONSENT,
+    CONTACT,
+    DELIVERY,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+    PROPOSAL,
+    SUBMISSION,
+    TOKEN,
 )
 
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CP = ContactPoint.__table__  # type: ignore[attr-defined]
-CONSENT = Consent.__table__  # type: ignore[attr-defined]
-TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
-SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
-PROPOSAL = SweepProposal.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
+CP = CONTACT
 AUDIT = AUDIT_TABLE
 
 MARKER: Final = "[erased]"

@@ -37,16 +37,19 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from models.tables import Consent, ContactPoint, Enrollment, Profile, Submission, SweepProposal
+from models.tables import (
+    CONSENT,
+    CONTACT,
+    ENROLLMENT,
+    PROFILE,
+    PROPOSAL,
+    SUBMISSION,
+)
 from models.types import UTCDateTime
 from models.vocabulary import ACTIVE, EXHAUSTED, OPTED_OUT, USABLE_STATUSES, VERIFIED
 
-P = Profile.__table__.alias("p")  # type: ignore[attr-defined]
-CP = ContactPoint.__table__  # type: ignore[attr-defined]
-CONSENT = Consent.__table__  # type: ignore[attr-defined]
-SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-PROPOSAL = SweepProposal.__table__  # type: ignore[attr-defined]
+P = PROFILE.alias("p")
+CP = CONTACT
 
 KEEP: Final = "keep"
 ARCHIVE: Final = "archive"

@@ -27,12 +27,9 @@ from models.retention.stale import (
     SweepError,
     last_interaction,
 )
-from models.tables import Enrollment, Profile, SweepProposal
+from models.tables import ENROLLMENT, PROFILE, PROPOSAL
 from models.vocabulary import ACTIVE, STOPPED
 
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-PROPOSAL = SweepProposal.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
 
 

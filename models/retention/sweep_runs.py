@@ -34,7 +34,7 @@ from models.retention.stale import (
     propose,
 )
 from models.retention.sweep_decisions import Decided, decide
-from models.tables import Profile, SweepProposal, SweepRun
+from models.tables import PROFILE, PROPOSAL, SWEEP_RUN
 
 __all__ = [
     "ARCHIVE",
@@ -61,9 +61,7 @@ __all__ = [
     "sweep_summary",
 ]
 
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-PROPOSAL = SweepProposal.__table__  # type: ignore[attr-defined]
-RUN = SweepRun.__table__  # type: ignore[attr-defined]
+RUN = SWEEP_RUN
 _CHUNK = 500
 
 

@@ -19,14 +19,17 @@ from models.audit import audit
 from models.campaigns.gaps import GAP_BITS
 from models.campaigns.spec import CampaignSpec
 from models.rounds.selection import selection_query
-from models.tables import Campaign, Enrollment, Outreach, Profile, Round
+from models.tables import (
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+    ROUND,
+    Campaign,
+    Round,
+)
 from models.types import UTCDateTime, utcnow
 from models.vocabulary import ACTIVE
 
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-ROUND = Round.__table__  # type: ignore[attr-defined]
 FINISHED = "finished"
 
 

@@ -20,21 +20,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import String, select, update
 from sqlalchemy.engine import Connection
 
 from models.rounds.completion import VerifiedPoint, open_gaps, required_purposes, spec_of
-from models.tables import Campaign, Consent, ContactPoint, Enrollment, Profile, Round, Submission
+from models.tables import (
+    CAMPAIGN,
+    CONSENT,
+    CONTACT,
+    ENROLLMENT,
+    PROFILE,
+    ROUND,
+    SUBMISSION,
+)
 from models.vocabulary import VERIFIED
 
-E = Enrollment.__table__  # type: ignore[attr-defined]
-P = Profile.__table__  # type: ignore[attr-defined]
-CP = ContactPoint.__table__  # type: ignore[attr-defined]
-ROUND = Round.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
-CONSENT = Consent.__table__  # type: ignore[attr-defined]
+E = ENROLLMENT
+P = PROFILE
+CP = CONTACT
 
 LADDER_EXHAUSTED = "ladder exhausted"
 NO_USABLE_CONTACT = "no usable contact point"
@@ -65,7 +70,7 @@ def end_reason(facts: EndingFacts) -> tuple[str, bool]:
     why = "answered" if facts.answered else "verified " + ", ".join(sorted(facts.reachable_kinds))
     reason = f"{base}; {why}, still open: {', '.join(still_open) or 'nothing'}"
     # Many required purposes could overflow the column; the list is a summary, not evidence.
-    limit = E.c.end_reason.type.length
+    limit = cast(String, E.c.end_reason.type).length or len(reason)
     return (reason if len(reason) <= limit else reason[: limit - 1] + "…"), False
 
 

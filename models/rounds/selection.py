@@ -33,7 +33,13 @@ from sqlalchemy.sql import Select
 from models.campaigns.gaps import GAP_BITS
 from models.campaigns.ladder import first_step
 from models.campaigns.spec import CampaignSpec
-from models.tables import ContactPoint, Enrollment, Profile, Round, Submission
+from models.tables import (
+    CONTACT,
+    ENROLLMENT,
+    PROFILE,
+    ROUND,
+    SUBMISSION,
+)
 from models.vocabulary import (
     ACTIVE,
     BOUNCED,
@@ -45,11 +51,11 @@ from models.vocabulary import (
     VERIFIED,
 )
 
-P = Profile.__table__.alias("p")  # type: ignore[attr-defined]
-CP = ContactPoint.__table__.alias("cp")  # type: ignore[attr-defined]
-E = Enrollment.__table__  # type: ignore[attr-defined]
-R = Round.__table__  # type: ignore[attr-defined]
-S = Submission.__table__  # type: ignore[attr-defined]
+P = PROFILE.alias("p")
+CP = CONTACT.alias("cp")
+E = ENROLLMENT
+R = ROUND
+S = SUBMISSION
 
 # Exclusion reasons, in the order a profile is attributed to one of them.
 EXCLUDED_OPTED_OUT = "opted_out"

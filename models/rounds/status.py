@@ -14,13 +14,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from models.campaigns.versions import ladder_versions
-from models.tables import Campaign, Enrollment, Outreach, Round
+from models.tables import (
+    CAMPAIGN,
+    ENROLLMENT,
+    OUTREACH,
+    ROUND,
+)
 from models.vocabulary import ACTIVE, ENROLLMENT_STATES, FAILED, OUTREACH_STATUSES, SKIPPED
 
-ROUND = Round.__table__  # type: ignore[attr-defined]
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 # The kinds of reason, in the order a steward reads them; ended enrollments count per state.
 WAITING = "waiting"
 REASON_KINDS = (WAITING, SKIPPED, FAILED, *(s for s in ENROLLMENT_STATES if s != ACTIVE))

@@ -16,10 +16,9 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from models.tables import Outreach
+from models.tables import OUTREACH
 from models.vocabulary import CHANNELS, SENT
 
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 # Profile ids per query: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 5000
 _NOUNS = {

@@ -29,15 +29,15 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from models.answers.link_tokens import LINK_KIND
-from models.tables import DeliveryEvent, Enrollment, Outreach, VerificationToken
+from models.tables import (
+    DELIVERY,
+    ENROLLMENT,
+    OUTREACH,
+    TOKEN,
+)
 from models.vocabulary import PENDING
 from outreach.channels.base import Channel, InDoubt, SendResult
 from outreach.sending.leases import held_by
-
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
-TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
 
 
 def claim(conn: Connection, rows: Sequence[Any], *, now: datetime, owner: str) -> set[int]:

@@ -26,7 +26,12 @@ from models.answers.link_tokens import MessageTokens, issue_tokens, personal_lin
 from models.campaigns.spec import CampaignSpec
 from models.messages.in_doubt import UNEXAMINED
 from models.scheduling.due_step_release import Respect
-from models.tables import ContactPoint, Enrollment, Outreach, Profile
+from models.tables import (
+    CONTACT,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+)
 from models.vocabulary import (
     ACTIVE,
     PENDING,
@@ -38,11 +43,6 @@ from outreach.sending.attempts import claim, note_doubts, release, settle_in_dou
 from outreach.sending.leases import leased
 from outreach.sending.recording import record_results, refusal_events
 from outreach.sending.write_ahead import write_ahead
-
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,10 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.tables import Enrollment
+from models.tables import ENROLLMENT
 from models.types import utcnow
 from models.vocabulary import ACTIVE
 
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 SEPARATOR = "|"
 
 

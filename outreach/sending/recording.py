@@ -18,13 +18,9 @@ from sqlmodel import Session
 from models.audit import audit_from_select, json_object
 from models.campaigns.spec import CampaignSpec
 from models.feedback.delivery_events import EventRecord, ingest_events
-from models.tables import Enrollment, Outreach, Profile
+from models.tables import ENROLLMENT, OUTREACH, PROFILE
 from models.vocabulary import FAILED, INVALID, OPTED_OUT, PENDING, SENT
 from outreach.channels.base import SendResult
-
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
 
 
 def refusal_events(

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from models.audit import audit_many
 from models.campaigns.versions import round_campaigns
-from models.tables import Enrollment, Outreach
+from models.tables import ENROLLMENT, OUTREACH
 from models.types import utcnow
 from models.vocabulary import ACTIVE, PENDING
 from outreach.channels.base import Channel, SendResult
@@ -30,8 +30,6 @@ from outreach.sending.dispatch import BatchOutcome, send_due_steps
 from outreach.sending.leases import leased
 from outreach.sending.recording import record_results
 
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 Decision = Literal["send", "drop"]
 DECISIONS: tuple[Decision, ...] = ("send", "drop")
 

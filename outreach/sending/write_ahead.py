@@ -19,7 +19,12 @@ from models.campaigns.spec import CampaignSpec, Step
 from models.rounds.exhaustion import end_exhausted
 from models.scheduling.caps import recent_sends
 from models.scheduling.due_step_release import Respect, hold_for
-from models.tables import ContactPoint, Enrollment, Outreach, Profile
+from models.tables import (
+    CONTACT,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+)
 from models.vocabulary import (
     ACTIVE,
     CHANNEL_KIND,
@@ -31,10 +36,6 @@ from models.vocabulary import (
     VERIFIED,
 )
 
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 NO_USABLE = {"email": "no usable email", "sms": "no usable mobile", "letter": "no usable address"}
 # Among usable contact points of a kind: the primary first, then the best-verified, the newest.
 STATUS_RANK = {VERIFIED: 0, "valid": 1, "unverified": 2}

@@ -21,15 +21,12 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings
-from models.tables import ContactPoint, Enrollment, VerificationToken
+from models.tables import CONTACT, ENROLLMENT, TOKEN
 from models.types import utcnow
 from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, Case, make_case
 
 pytestmark = pytest.mark.browser
 
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
 
 NEW_EMAIL = "nieuw.adres@example.net"
 NEW_MOBILE_TYPED = "+31 6 87654321"

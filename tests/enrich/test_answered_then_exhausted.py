@@ -16,13 +16,13 @@ from enrich.settings import Settings
 from models.campaigns.spec import load_campaign, sync_campaign
 from models.db import session_scope
 from models.rounds.enrollment import create_round, enroll
-from models.tables import ContactPoint, Enrollment, Profile
+from models.tables import ENROLLMENT, ContactPoint, Profile
 from models.types import utcnow
 from tests.enrich.landing_helpers import client_for, submit
 from tests.factories import add_profile
 from tests.providers.sender import advance, send_round
 
-E = Enrollment.__table__.c  # type: ignore[attr-defined]
+E = ENROLLMENT.c
 
 
 def start_round(settings: Settings) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings, get_settings
-from models.tables import DeliveryEvent, Outreach
+from models.tables import DELIVERY, OUTREACH
 from models.types import utcnow
 from tests.factories import COMPLETE, add_profile
 
@@ -110,7 +110,7 @@ def accept(settings: Settings, provider: str, *, count: int, ago: timedelta, hea
         for i in range(count):
             profile_id = add_profile(conn, f"{provider}-{ago}-{i}", COMPLETE)
             outreach_id = conn.execute(
-                insert(Outreach.__table__).values(  # type: ignore[attr-defined]
+                insert(OUTREACH).values(
                     profile_id=profile_id,
                     channel="email" if provider == "sendgrid" else "sms",
                     template="ask",
@@ -123,7 +123,7 @@ def accept(settings: Settings, provider: str, *, count: int, ago: timedelta, hea
             ).inserted_primary_key[0]
             if i < heard:
                 conn.execute(
-                    insert(DeliveryEvent.__table__).values(  # type: ignore[attr-defined]
+                    insert(DELIVERY).values(
                         outreach_id=outreach_id,
                         provider=provider,
                         provider_event_id=f"ev{i}",

@@ -14,11 +14,11 @@ from enrich.cli import app
 from enrich.cli.demo_data import write_demo_csv
 from enrich.runtime import get_engine
 from enrich.settings import Settings
-from models.tables import ContactPoint, Profile
+from models.tables import CONTACT, PROFILE
 from tests.paths import REPO
 
-C = ContactPoint.__table__  # type: ignore[attr-defined]
-P = Profile.__table__  # type: ignore[attr-defined]
+C = CONTACT
+P = PROFILE
 HEADER = (
     "external_id,given_name,family_name,email,mobile,street,house_number,postal_code,city,"
     "country,locale"

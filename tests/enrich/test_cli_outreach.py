@@ -12,7 +12,7 @@ from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.feedback.delivery_events import EventRecord, ingest_events
-from models.tables import Outreach
+from models.tables import OUTREACH
 from tests.models.answers.personal_link_data import NOW, make_case
 
 runner = CliRunner()
@@ -25,8 +25,8 @@ def test_show_lists_provider_ids_events_and_masks_the_address(settings: Settings
     case = make_case(engine, [EMAIL], gaps=["missing_mobile"])
     with engine.begin() as conn:
         conn.execute(
-            update(Outreach.__table__)  # type: ignore[attr-defined]
-            .where(Outreach.__table__.c.id == case.outreach_id)  # type: ignore[attr-defined]
+            update(OUTREACH)
+            .where(OUTREACH.c.id == case.outreach_id)
             .values(provider="sendgrid", provider_message_id="abcdefghijklmnopqrstuv", attempts=1)
         )
     with Session(engine) as session:

@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
-from models.tables import RateLimitHit
+from models.tables import RATE_LIMIT
 from tests.standins.common import free_port
 
 LIMIT = 4
 PROXY = ("10.1.2.3", 41000)  # the TLS proxy, as the app's peer
-HITS = RateLimitHit.__table__  # type: ignore[attr-defined]
+HITS = RATE_LIMIT
 
 
 @pytest.fixture

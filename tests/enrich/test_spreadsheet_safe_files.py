@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
-from models.tables import ContactPoint, Profile
+from models.tables import CONTACT, PROFILE
 
-C = ContactPoint.__table__  # type: ignore[attr-defined]
-P = Profile.__table__  # type: ignore[attr-defined]
+C = CONTACT
+P = PROFILE
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 HEADER = "external_id,given_name,family_name,email,mobile"
 LINK = '=HYPERLINK("http://evil.example","Klik")'

@@ -19,12 +19,10 @@ from twilio.request_validator import RequestValidator
 from enrich.runtime import get_engine
 from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
-from models.tables import RejectedWebhookEvent
+from models.tables import REJECTED
 from tests.enrich.test_webhooks import BASE, TOKEN, counts
 from tests.models.feedback.people import person
 from tests.outreach.providers.test_webhook_signatures import make_key, sign
-
-REJECTED = RejectedWebhookEvent.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture

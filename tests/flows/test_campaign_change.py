@@ -24,7 +24,16 @@ from flows.round import enrichment_round, resume_round
 from models.campaigns.spec import CampaignError, load_campaign
 from models.campaigns.versions import CAMPAIGN_UPDATED
 from models.contact_moments.recording import LINKS_EXPIRED
-from models.tables import AuditEvent, Campaign, Enrollment, Outreach, Profile, Round
+from models.tables import (
+    AUDIT,
+    CAMPAIGN,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+    ROUND,
+    Campaign,
+    Profile,
+)
 from models.types import utcnow
 from outreach.contact_moments import contact_moment
 from tests.factories import COMPLETE, add_profile, replace
@@ -32,8 +41,6 @@ from tests.paths import REPO
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 # Usable email and mobile, an unverified address: the gap is unverified_postal.
 GAPPY = replace(COMPLETE, "postal", {"kind": "postal", "status": "unverified"})
 EMAIL = {"channel": "email", "template": "ask", "wait_days": 5}
@@ -96,7 +103,7 @@ def sms_bodies() -> list[str]:
 
 def switches(engine: Engine) -> list[tuple[int, int, int]]:
     """(round, version before, version after) of every recorded campaign switch."""
-    a = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    a = AUDIT.c
     with engine.connect() as conn:
         rows = conn.execute(
             select(a.entity_id, a.before, a.after)
@@ -107,13 +114,11 @@ def switches(engine: Engine) -> list[tuple[int, int, int]]:
 
 
 def started_version(engine: Engine, round_id: int) -> int:
-    r, c = Round.__table__.c, Campaign.__table__.c  # type: ignore[attr-defined]
+    r, c = ROUND.c, CAMPAIGN.c
     with engine.connect() as conn:
         return int(
             conn.execute(
-                select(c.version)
-                .join_from(Round.__table__, Campaign.__table__)  # type: ignore[attr-defined]
-                .where(r.id == round_id)
+                select(c.version).join_from(ROUND, CAMPAIGN).where(r.id == round_id)
             ).scalar_one()
         )
 
@@ -256,7 +261,7 @@ def test_the_advance_ends_contact_moment_enrollments_whose_links_expired(
     summary = advance_ladders()
 
     assert summary["moments_closed"] == 1
-    p, e = Profile.__table__.c, ENROLLMENT.c  # type: ignore[attr-defined]
+    p, e = PROFILE.c, ENROLLMENT.c
     with engine.connect() as conn:
         rows = conn.execute(
             select(p.external_id, e.state, e.end_reason).join(ENROLLMENT, e.profile_id == p.id)

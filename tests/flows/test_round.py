@@ -15,7 +15,7 @@ from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from flows.round import enrichment_round, resume_round
-from models.tables import AuditEvent, Enrollment, Outreach, Round
+from models.tables import ENROLLMENT, AuditEvent, Enrollment, Outreach, Round
 from models.types import utcnow
 from tests.factories import COMPLETE, add_profile, backdate, replace
 
@@ -97,7 +97,7 @@ def test_advance_sends_the_next_step_once_the_window_has_passed(settings: Settin
     # Nothing is due yet: the response windows are five days.
     assert advance_ladders()["sent"] == 0
     # Five days later (moved in the database rather than on the clock) the letters go out.
-    enrollment = Enrollment.__table__  # type: ignore[attr-defined]
+    enrollment = ENROLLMENT
     with engine.begin() as conn:
         conn.execute(update(enrollment).values(next_due_at=utcnow() - timedelta(minutes=1)))
     summary = advance_ladders()
@@ -125,7 +125,7 @@ def import_rows(tmp_path: Path, *rows: str) -> None:
 
 
 def enrollments_of(settings: Settings) -> list[tuple[int, str, str | None]]:
-    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    e = ENROLLMENT.c
     with get_engine(settings).connect() as conn:
         rows = conn.execute(select(e.round_id, e.state, e.end_reason).order_by(e.id)).all()
     return [(r.round_id, r.state, r.end_reason) for r in rows]
@@ -163,9 +163,7 @@ def test_an_exhausted_profile_comes_back_once_the_period_is_over(settings: Setti
     # Half a year passes (moved in the database rather than on the clock), nothing changes.
     ended = utcnow() - timedelta(days=settings.exhausted_cooldown_days, minutes=1)
     with engine.begin() as conn:
-        conn.execute(
-            update(Enrollment.__table__).values(ended_at=ended)  # type: ignore[attr-defined]
-        )
+        conn.execute(update(ENROLLMENT).values(ended_at=ended))
         backdate(conn, pid, ended - timedelta(days=1))
     third = enrichment_round(started_by="tester")
     assert (third["enrolled"], third["exhausted"]) == (1, 1)

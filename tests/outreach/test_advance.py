@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.feedback.delivery_events import EventRecord, ingest_events
-from models.tables import ContactPoint, Enrollment, Outreach, Profile
+from models.tables import CONTACT, ENROLLMENT, OUTREACH, Profile
 from outreach.sending.dispatch import BatchOutcome, due_for_advance, send_due_steps
 from tests.factories import NOW, spec
 from tests.outreach.sending.test_dispatch import (
@@ -48,7 +48,7 @@ def advance(
 
 
 def states(engine: Engine) -> dict[int, tuple[str, int, str | None]]:
-    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    e = ENROLLMENT.c
     return {
         r.profile_id: (r.state, r.step_index, r.end_reason)
         for r in _rows(engine, select(e.profile_id, e.state, e.step_index, e.end_reason))
@@ -87,7 +87,7 @@ def test_a_hard_bounce_moves_the_enrollment_on_at_once(
 ) -> None:
     ids = setup_round(engine)
     send(engine, channels, tmp_path)
-    o = Outreach.__table__.c  # type: ignore[attr-defined]
+    o = OUTREACH.c
     (email_outreach,) = _rows(
         engine, select(o.id).where(o.profile_id == ids["email"], o.channel == "email")
     )[0]
@@ -114,7 +114,7 @@ def test_a_hard_bounce_moves_the_enrollment_on_at_once(
     assert outcome.sent == 1  # only the bounced enrollment; the other waits out its window
     assert (ids["email"], 2, "letter", "sent") in outreach(engine)
     assert (ids["sms"], 2, "letter", "pending") not in outreach(engine)
-    cp = ContactPoint.__table__.c  # type: ignore[attr-defined]
+    cp = CONTACT.c
     statuses = dict(
         _rows(
             engine,
@@ -130,10 +130,10 @@ def test_after_the_last_step_the_enrollment_is_exhausted_and_the_unreached_are_u
     ids = setup_round(engine)
     send(engine, channels, tmp_path)
     # The SMS profile's address loses its verification: nothing verified, and no answer.
-    cp = ContactPoint.__table__.c  # type: ignore[attr-defined]
+    cp = CONTACT.c
     with engine.begin() as conn:
         conn.execute(
-            update(ContactPoint.__table__)  # type: ignore[attr-defined]
+            update(CONTACT)
             .where(cp.profile_id == ids["sms"], cp.kind == "postal")
             .values(status="unverified", verified_at=None)
         )

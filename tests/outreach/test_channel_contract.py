@@ -30,7 +30,7 @@ from twilio.request_validator import RequestValidator
 from enrich.runtime import get_engine, outreach_config
 from enrich.web import webhooks
 from models.answers.link_tokens import hash_token, new_token, personal_link, token_from_link
-from models.tables import DeliveryEvent, Outreach, Profile
+from models.tables import DELIVERY, OUTREACH, PROFILE
 from models.types import utcnow
 from models.vocabulary import EVENT_TYPES
 from outreach.channels.base import Channel, InDoubt, Message
@@ -49,10 +49,6 @@ from tests.providers.conftest import Setup
 from tests.providers.data import mobile, seed_round
 from tests.standins.sendgrid import SendGridState
 from tests.standins.twilio_state import AUTH_TOKEN
-
-DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
 
 
 @dataclass

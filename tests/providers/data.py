@@ -8,7 +8,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.rounds.enrollment import enroll
-from models.tables import Campaign, ContactPoint, Round
+from models.tables import CAMPAIGN, CONTACT, ROUND
 from tests.factories import (
     COMPLETE,
     COOLDOWN,
@@ -18,8 +18,6 @@ from tests.factories import (
     replace,
     spec,
 )
-
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 
 
 def mobile(i: int) -> str:
@@ -50,7 +48,7 @@ def seed_round(engine: Engine, *, emails: int, sms: int, now: datetime, letters:
 def add_campaign_round(conn: Connection, now: datetime) -> int:
     """The test campaign (email, SMS, letter) as version 1, and a running round of it."""
     campaign = conn.execute(
-        insert(Campaign.__table__).values(  # type: ignore[attr-defined]
+        insert(CAMPAIGN).values(
             key="t",
             version=1,
             content_hash=spec().content_hash(),
@@ -60,7 +58,7 @@ def add_campaign_round(conn: Connection, now: datetime) -> int:
     ).inserted_primary_key[0]  # type: ignore[index]
     return int(
         conn.execute(
-            insert(Round.__table__).values(  # type: ignore[attr-defined]
+            insert(ROUND).values(
                 campaign_id=campaign, started_by="test", status="running", started_at=now
             )
         ).inserted_primary_key[0]  # type: ignore[index]

@@ -25,15 +25,13 @@ from sqlalchemy.engine import Engine
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from models.db import make_engine
-from models.tables import AuditEvent, Outreach
+from models.tables import AUDIT, OUTREACH
 from models.types import utcnow
 from tests.conftest import REPO
 from tests.providers.conftest import Setup
 from tests.providers.data import seed_round
 
 pytestmark = pytest.mark.flow
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 ENRICH = str(Path(sys.executable).parent / "enrich")
 EMAILS, SMS, LETTERS = 24, 24, 24
 # Small batches, so that the four runs compete for many batches rather than one each.

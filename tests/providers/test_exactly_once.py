@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from enrich.runtime import get_engine
 from models.messages.in_doubt import ChannelDoubt, unsettled
-from models.tables import AuditEvent, Outreach
+from models.tables import OUTREACH, AuditEvent, Outreach
 from models.types import utcnow
 from outreach.errors import ConfigurationError
 from outreach.sending.resolution import resolve_in_doubt
@@ -34,8 +34,6 @@ from tests.standins.sendgrid import Outcome
 
 SENDGRID_DOUBT = ChannelDoubt("sendgrid", timedelta(0))
 GRACE_60 = {"email": ChannelDoubt("sendgrid", timedelta(minutes=60))}
-
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 
 
 class SenderFinished(AssertionError):

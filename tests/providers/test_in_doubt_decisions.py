@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
-from models.tables import AuditEvent, Enrollment, Outreach
+from models.tables import ENROLLMENT, OUTREACH, AuditEvent
 from models.types import utcnow
 from tests.factories import COMPLETE, add_profile, replace
 from tests.providers.conftest import Setup
@@ -24,8 +24,6 @@ from tests.providers.test_exactly_once import assert_exactly_once, in_doubt_ids
 from tests.standins.sendgrid import Outcome
 
 runner = CliRunner()
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture

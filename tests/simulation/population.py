@@ -14,10 +14,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from models.tables import ContactPoint, Profile
-
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
+from models.tables import CONTACT, PROFILE
 
 DAY0 = datetime(2026, 12, 18, tzinfo=UTC)  # a Friday
 START = DAY0 + timedelta(hours=18)

@@ -21,7 +21,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from models.tables import ContactPoint, Enrollment, Outreach, Profile
+from models.tables import (
+    CONTACT,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+)
 from tests.simulation.expected import (
     AMSTERDAM,
     LADDER,
@@ -44,10 +49,6 @@ from tests.simulation.population import (
 )
 from tests.simulation.world import World, inbox
 
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 CHANNEL_OF = {"email": "email", "mobile": "sms"}
 STEP = {channel: index for index, (channel, _wait) in enumerate(LADDER)}
 CUT_OFF = "after the print cut-off (15:00 Europe/Amsterdam)"

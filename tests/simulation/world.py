@@ -37,7 +37,7 @@ from models.rounds.enrollment import create_round, enroll
 from models.scheduling.caps import CapPolicy
 from models.scheduling.due_step_release import Respect
 from models.scheduling.windows import SendWindow, WindowPolicy
-from models.tables import Enrollment, Outreach, Profile
+from models.tables import ENROLLMENT, PROFILE
 from outreach.channels import build_channels
 from outreach.config import OutreachConfig
 from outreach.contact_moments import contact_moment
@@ -52,9 +52,6 @@ BASE_URL = "https://enrich.example.org"
 LINK = re.compile(re.escape(BASE_URL) + r"/c/[A-Za-z0-9_-]+")
 UNSUBSCRIBE_LINK = re.compile(re.escape(BASE_URL) + r"/u/[A-Za-z0-9_-]+")
 SECRET = b"simulation-code-secret"
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
 
 CAPS = CapPolicy(period_days=30, max_messages=4, per_channel={"email": 3, "sms": 2, "letter": 1})
 RESPECT = Respect(

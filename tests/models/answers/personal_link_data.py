@@ -13,13 +13,14 @@ from models.answers.link_tokens import issue_link_tokens
 from models.campaigns.gaps import gap_mask
 from models.campaigns.spec import CampaignSpec, Purpose, Step
 from models.tables import (
+    CAMPAIGN,
+    CONTACT,
+    ENROLLMENT,
+    OUTREACH,
+    ROUND,
     AuditEvent,
-    Campaign,
     Consent,
     ContactPoint,
-    Enrollment,
-    Outreach,
-    Round,
     Submission,
     VerificationToken,
 )
@@ -28,7 +29,6 @@ from tests.factories import add_profile
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 STARTED = NOW - timedelta(days=2)
 SECRET = b"test-code-secret"
-CONTACT = ContactPoint.__table__  # type: ignore[attr-defined]
 
 SPEC = CampaignSpec(
     key="t",
@@ -64,7 +64,7 @@ def make_case(
     with engine.begin() as conn:
         pid = add_profile(conn, "p1", contacts)
         cid = conn.execute(
-            insert(Campaign.__table__).values(  # type: ignore[attr-defined]
+            insert(CAMPAIGN).values(
                 key=spec.key,
                 version=1,
                 content_hash=spec.content_hash(),
@@ -73,12 +73,12 @@ def make_case(
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         rid = conn.execute(
-            insert(Round.__table__).values(  # type: ignore[attr-defined]
+            insert(ROUND).values(
                 campaign_id=cid, started_by="test", status="running", started_at=STARTED
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         eid = conn.execute(
-            insert(Enrollment.__table__).values(  # type: ignore[attr-defined]
+            insert(ENROLLMENT).values(
                 round_id=rid,
                 profile_id=pid,
                 state="active",
@@ -95,7 +95,7 @@ def make_case(
         points = {kind: cp_id for cp_id, kind in cp_rows}
         kind = {"email": "email", "sms": "mobile", "letter": "postal"}[channel]
         oid = conn.execute(
-            insert(Outreach.__table__).values(  # type: ignore[attr-defined]
+            insert(OUTREACH).values(
                 enrollment_id=eid,
                 profile_id=pid,
                 contact_point_id=points.get(kind),

@@ -19,12 +19,9 @@ from models.answers.link_tokens import (
     personal_link,
     token_from_link,
 )
-from models.tables import Outreach, Profile, VerificationToken
+from models.tables import OUTREACH, PROFILE, TOKEN
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-TOKEN = VerificationToken.__table__  # type: ignore[attr-defined]
 
 
 def add_profile_with_outreach(conn: Connection, external_id: str) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.answers.personal_link import open_link
-from models.tables import Consent, VerificationToken
+from models.tables import CONSENT, TOKEN
 from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, NOW, POSTAL_OK, make_case
 
 
@@ -18,7 +18,7 @@ def test_open_link_shows_masked_data_purposes_and_latest_answers(engine: Engine)
     with engine.begin() as conn:
         for granted, at in ((True, NOW - timedelta(days=5)), (False, NOW - timedelta(days=1))):
             conn.execute(
-                insert(Consent.__table__).values(  # type: ignore[attr-defined]
+                insert(CONSENT).values(
                     profile_id=case.profile_id,
                     purpose="newsletter",
                     granted=granted,
@@ -61,7 +61,7 @@ def test_unknown_expired_and_used_links_all_give_none(engine: Engine) -> None:
         assert open_link(session=session, token=case.token, now=NOW) is None
         assert open_link(session=session, token=case.token, now=NOW - timedelta(days=1, hours=1))
     with engine.begin() as conn:
-        conn.execute(update(VerificationToken.__table__).values(used_at=NOW))  # type: ignore[attr-defined]
+        conn.execute(update(TOKEN).values(used_at=NOW))
     with Session(engine) as session:
         assert (
             open_link(session=session, token=case.token, now=NOW - timedelta(days=1, hours=1))

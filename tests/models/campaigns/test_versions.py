@@ -19,11 +19,9 @@ from models.campaigns.versions import (
 from models.db import session_scope
 from models.rounds.enrollment import create_round
 from models.rounds.status import round_status
-from models.tables import AuditEvent, Round
+from models.tables import AUDIT, ROUND
 from tests.factories import NOW
 
-ROUND = Round.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 V1 = CampaignSpec(
     key="t",
     name="T",

@@ -19,6 +19,7 @@ from models.contact_moments.recording import (
     close_expired_moments,
 )
 from models.tables import (
+    OUTREACH,
     AuditEvent,
     ContactPoint,
     Enrollment,
@@ -192,7 +193,7 @@ def test_a_capped_moment_records_nothing_and_says_until_when(
     case = make_case(engine, GAPPY, gaps=["unverified_postal"], channel="sms")
     with engine.begin() as conn:
         conn.execute(
-            insert(Outreach.__table__).values(  # type: ignore[attr-defined]
+            insert(OUTREACH).values(
                 enrollment_id=case.enrollment_id,
                 profile_id=case.profile_id,
                 step_index=1,

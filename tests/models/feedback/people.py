@@ -15,14 +15,14 @@ from sqlalchemy.engine import Connection, Engine
 from models.db import session_scope
 from models.feedback.delivery_events import EventRecord, IngestOutcome, ingest_events
 from models.tables import (
-    AuditEvent,
-    Campaign,
-    ContactPoint,
-    DeliveryEvent,
-    Enrollment,
-    Outreach,
-    Profile,
-    Round,
+    AUDIT,
+    CAMPAIGN,
+    CONTACT,
+    DELIVERY,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+    ROUND,
 )
 from tests.paths import FIXTURES
 
@@ -30,14 +30,14 @@ NOW = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=5)
 
 T: dict[str, Any] = {
-    "profile": Profile.__table__,  # type: ignore[attr-defined]
-    "cp": ContactPoint.__table__,  # type: ignore[attr-defined]
-    "campaign": Campaign.__table__,  # type: ignore[attr-defined]
-    "round": Round.__table__,  # type: ignore[attr-defined]
-    "enrollment": Enrollment.__table__,  # type: ignore[attr-defined]
-    "outreach": Outreach.__table__,  # type: ignore[attr-defined]
-    "event": DeliveryEvent.__table__,  # type: ignore[attr-defined]
-    "audit": AuditEvent.__table__,  # type: ignore[attr-defined]
+    "profile": PROFILE,
+    "cp": CONTACT,
+    "campaign": CAMPAIGN,
+    "round": ROUND,
+    "enrollment": ENROLLMENT,
+    "outreach": OUTREACH,
+    "event": DELIVERY,
+    "audit": AUDIT,
 }
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from models.importing.apply_rows import ImportReport, import_csv
-from models.tables import AuditEvent, ContactPoint, Profile
+from models.tables import AUDIT, CONTACT, PROFILE
 
-P = Profile.__table__  # type: ignore[attr-defined]
-C = ContactPoint.__table__  # type: ignore[attr-defined]
-A = AuditEvent.__table__  # type: ignore[attr-defined]
+P = PROFILE
+C = CONTACT
+A = AUDIT
 
 HEADER = (
     "external_id,given_name,family_name,email,mobile,street,house_number,postal_code,city,"

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from models.importing.apply_rows import ImportFileError
-from models.tables import ContactPoint, Profile
+from models.tables import CONTACT, PROFILE
 from tests.models.importing.import_data import ANNA, HEADER, count, points, profile, run, write
 
-P = Profile.__table__  # type: ignore[attr-defined]
-C = ContactPoint.__table__  # type: ignore[attr-defined]
+P = PROFILE
+C = CONTACT
 
 
 def stored(engine: Engine) -> dict[str, dict[str, Any]]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from models.tables import Profile
+from models.tables import PROFILE
 from tests.models.importing.import_data import HEADER, count, outcomes, points, profile, run, write
 from tests.stored_text import refused_characters
 
-P = Profile.__table__  # type: ignore[attr-defined]
+P = PROFILE
 # HEADER: external_id, given_name, family_name, email, mobile, street, house_number,
 # postal_code, city, country, locale
 GOOD = "C1,Zoë,van 't Hof-Müller,zoe@example.com,0612345678,Kerkstraat,12,1017 GC,Amsterdam,NL,nl"

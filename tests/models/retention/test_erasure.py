@@ -17,15 +17,15 @@ from models.feedback.delivery_events import EventRecord, ingest_events
 from models.importing.apply_rows import import_csv
 from models.retention.sweep_runs import decide, list_proposals, run_sweep
 from models.tables import (
+    CAMPAIGN,
+    ROUND,
     AuditEvent,
-    Campaign,
     Consent,
     ContactPoint,
     DeliveryEvent,
     Enrollment,
     Outreach,
     Profile,
-    Round,
     Submission,
     VerificationToken,
 )
@@ -78,13 +78,13 @@ def customer_history(engine: Engine, pid: int) -> None:
     """C-1001's life: asked by email, answered (new email, consent), bounced, sent STOP, gone."""
     with engine.begin() as conn:
         cid = conn.execute(
-            insert(Campaign.__table__).values(  # type: ignore[attr-defined]
+            insert(CAMPAIGN).values(
                 key="t", version=1, content_hash=SPEC.content_hash(),
                 definition=SPEC.model_dump(mode="json"), created_at=OLD,
             )
         ).inserted_primary_key[0]  # type: ignore[index]  # fmt: skip
         rid = conn.execute(
-            insert(Round.__table__).values(  # type: ignore[attr-defined]
+            insert(ROUND).values(
                 campaign_id=cid, started_by="test", status="running", started_at=OLD
             )
         ).inserted_primary_key[0]  # type: ignore[index]

@@ -23,30 +23,28 @@ from models.retention.sweep_runs import (
 )
 from models.rounds.selection import plan, selection_query
 from models.tables import (
+    AUDIT,
+    CONSENT,
+    CONTACT,
+    ENROLLMENT,
+    PROFILE,
+    PROPOSAL,
+    SUBMISSION,
     AuditEvent,
-    Consent,
-    ContactPoint,
-    Enrollment,
-    Profile,
     Round,
-    Submission,
-    SweepProposal,
 )
 from tests.factories import NOW, add_profile, add_round, spec
 
 IDLE = 730
 OLD = NOW - timedelta(days=1000)  # long before the idle period began
 RECENT = NOW - timedelta(days=100)
-PROFILE = Profile.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-PROPOSAL = SweepProposal.__table__  # type: ignore[attr-defined]
 BOUNCED = {"kind": "email", "status": "bounced", "bounced_at": OLD}
 GONE = {"unreachable_at": OLD, "created_at": OLD}
 
 
 def consent(conn: Connection, profile_id: int, granted: bool, at: Any) -> None:
     conn.execute(
-        insert(Consent.__table__).values(  # type: ignore[attr-defined]
+        insert(CONSENT).values(
             profile_id=profile_id, purpose="newsletter", granted=granted, source="t", recorded_at=at
         )
     )
@@ -91,11 +89,7 @@ def seed(engine: Engine) -> dict[str, int]:
         enrollment(conn, add("exhausted", [BOUNCED], unreachable_at=None), "exhausted")
         # Not stale:
         answered = add("answered_lately", [BOUNCED])
-        conn.execute(
-            insert(Submission.__table__).values(  # type: ignore[attr-defined]
-                profile_id=answered, data={}, received_at=RECENT
-            )
-        )
+        conn.execute(insert(SUBMISSION).values(profile_id=answered, data={}, received_at=RECENT))
         add("new", [BOUNCED], created_at=RECENT)
         add("reachable", [BOUNCED], unreachable_at=None)
         enrollment(conn, add("enrolled", [BOUNCED]), "active")
@@ -149,7 +143,7 @@ def test_each_stale_profile_gets_the_proposal_of_the_rule(engine: Engine) -> Non
 
 def test_the_sweep_records_proposals_and_changes_nothing_else(engine: Engine) -> None:
     seed(engine)
-    tables = [PROFILE, ContactPoint.__table__, Consent.__table__, ENROLLMENT]  # type: ignore[attr-defined]
+    tables = [PROFILE, CONTACT, CONSENT, ENROLLMENT]
     before = dump(engine, *tables)
     summary = sweep(engine)
     assert summary["proposed"] == len(EXPECTED)
@@ -226,7 +220,7 @@ def test_a_decided_proposal_cannot_be_decided_again(engine: Engine) -> None:
     proposal_id = open_id(engine, "unreachable")
     with engine.begin() as conn:
         decide(conn, proposal_ids=[proposal_id], decision="keep", decided_by="alice", now=NOW)
-    before = dump(engine, PROFILE, ContactPoint.__table__, AuditEvent.__table__)  # type: ignore[attr-defined]
+    before = dump(engine, PROFILE, CONTACT, AUDIT)
     refused = rf"already decided: proposal {proposal_id} \(keep\)"
     with pytest.raises(SweepError, match=refused), engine.begin() as conn:
         decide(conn, proposal_ids=[proposal_id], decision="erase", decided_by="bob", now=NOW)
@@ -234,7 +228,7 @@ def test_a_decided_proposal_cannot_be_decided_again(engine: Engine) -> None:
     other = open_id(engine, "exhausted")
     with pytest.raises(SweepError, match="already decided"), engine.begin() as conn:
         decide(conn, proposal_ids=[other, proposal_id], decision="erase", decided_by="b", now=NOW)
-    assert dump(engine, PROFILE, ContactPoint.__table__, AuditEvent.__table__) == before  # type: ignore[attr-defined]
+    assert dump(engine, PROFILE, CONTACT, AUDIT) == before
     with engine.connect() as conn:
         names = conn.execute(
             select(PROFILE.c.family_name).where(PROFILE.c.id == ids["unreachable"])
@@ -268,11 +262,11 @@ def test_bad_decisions_are_refused(engine: Engine, arguments: dict[str, Any], me
 def test_keep_changes_nothing_and_defers_the_next_proposal(engine: Engine) -> None:
     seed(engine)
     sweep(engine)
-    before = dump(engine, PROFILE, ContactPoint.__table__)  # type: ignore[attr-defined]
+    before = dump(engine, PROFILE, CONTACT)
     with engine.begin() as conn:
         done = decide(conn, all_proposed="keep", decision="keep", decided_by="alice", now=NOW)
     assert len(done.proposal_ids) == 2 and done.profiles_changed == 0
-    assert dump(engine, PROFILE, ContactPoint.__table__) == before  # type: ignore[attr-defined]
+    assert dump(engine, PROFILE, CONTACT) == before
     assert sweep(engine, now=NOW + timedelta(days=30))["proposed"] == 0
     assert {"verified", "consenting"}.isdisjoint(proposals(engine))
     # The kept profiles come back for review one idle period after the decision.
@@ -302,7 +296,7 @@ def test_a_customer_who_answered_after_the_sweep_is_not_archived(engine: Engine)
     sweep(engine)
     with engine.begin() as conn:
         conn.execute(
-            insert(Submission.__table__).values(  # type: ignore[attr-defined]
+            insert(SUBMISSION).values(
                 profile_id=ids["unreachable"], data={}, received_at=NOW + timedelta(days=1)
             )
         )

@@ -12,7 +12,7 @@ from sqlmodel import select
 from models.campaigns.gaps import GAP_BITS
 from models.db import session_scope
 from models.rounds.enrollment import finish_round, round_summary
-from models.tables import AuditEvent, Enrollment, Round
+from models.tables import AUDIT, ENROLLMENT, Round
 from tests.factories import (
     COMPLETE,
     NOW,
@@ -21,8 +21,6 @@ from tests.factories import (
     replace,
     start_round,
 )
-
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 def enrollments(engine: Engine) -> list[tuple[int, int, int, str, int]]:
@@ -41,7 +39,7 @@ def enrollments(engine: Engine) -> list[tuple[int, int, int, str, int]]:
 def test_create_round_writes_an_audit_event(engine: Engine) -> None:
     round_id = start_round(engine, "alice")
     with engine.connect() as conn:
-        audit_row = conn.execute(select(AuditEvent.__table__)).mappings().one()  # type: ignore[attr-defined]
+        audit_row = conn.execute(select(AUDIT)).mappings().one()
         status = conn.execute(select(Round.status).where(Round.id == round_id)).scalar_one()
     assert (audit_row["actor"], audit_row["action"], audit_row["entity_id"]) == (
         "alice",

@@ -11,7 +11,12 @@ from sqlalchemy.engine import Engine
 from models.campaigns.gaps import gap_mask
 from models.rounds.completion import VerifiedPoint
 from models.rounds.exhaustion import EndingFacts, end_exhausted, end_reason
-from models.tables import Consent, Enrollment, Profile, Submission
+from models.tables import (
+    CONSENT,
+    ENROLLMENT,
+    PROFILE,
+    SUBMISSION,
+)
 from tests.factories import NOW, add_profile
 from tests.providers.data import add_campaign_round
 
@@ -81,7 +86,7 @@ def test_an_answer_in_this_enrollment_clears_an_earlier_unreachable_mark(engine:
         ids = {}
         for pid in (answered, silent, old_answer):
             ids[pid] = conn.execute(
-                insert(Enrollment.__table__)  # type: ignore[attr-defined]
+                insert(ENROLLMENT)
                 .values(
                     round_id=round_id,
                     profile_id=pid,
@@ -91,9 +96,9 @@ def test_an_answer_in_this_enrollment_clears_an_earlier_unreachable_mark(engine:
                     created_at=STARTED,
                     updated_at=STARTED,
                 )
-                .returning(Enrollment.__table__.c.id)  # type: ignore[attr-defined]
+                .returning(ENROLLMENT.c.id)
             ).scalar_one()
-        submissions = Submission.__table__  # type: ignore[attr-defined]
+        submissions = SUBMISSION
         conn.execute(
             insert(submissions),
             [
@@ -103,7 +108,7 @@ def test_an_answer_in_this_enrollment_clears_an_earlier_unreachable_mark(engine:
             ],
         )
         conn.execute(
-            insert(Consent.__table__).values(  # type: ignore[attr-defined]
+            insert(CONSENT).values(
                 profile_id=answered,
                 purpose="service",
                 granted=True,
@@ -118,6 +123,6 @@ def test_an_answer_in_this_enrollment_clears_an_earlier_unreachable_mark(engine:
         ids[old_answer]: "ladder exhausted",
     }
     with engine.connect() as conn:
-        profile = Profile.__table__.c  # type: ignore[attr-defined]
+        profile = PROFILE.c
         marks = dict(conn.execute(select(profile.id, profile.unreachable_at)).tuples().all())
     assert marks == {answered: None, silent: NOW, old_answer: NOW}

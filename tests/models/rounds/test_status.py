@@ -9,13 +9,14 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
 from models.rounds.status import UNRECORDED, ReasonCount, RoundNotFound, round_status
-from models.tables import Campaign, Enrollment, Outreach, Round
+from models.tables import (
+    CAMPAIGN,
+    ENROLLMENT,
+    OUTREACH,
+    ROUND,
+)
 from tests.factories import COMPLETE, NOW, add_profile
 
-CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-ROUND = Round.__table__  # type: ignore[attr-defined]
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
-OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 QUIET = "quiet hours (sms 09:00–20:00 Mon–Fri, Europe/Amsterdam)"
 LETTER_WAIT = "letters go out on working days"
 REJECTED = "provider rejected the request (400)"

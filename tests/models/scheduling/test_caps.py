@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
 from models.scheduling.caps import CapPolicy, cap_hold, recent_sends
-from models.tables import Enrollment, Outreach
+from models.tables import ENROLLMENT, OUTREACH
 from tests.factories import add_profile, add_round
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -130,7 +130,7 @@ def test_policy_cannot_be_changed_after_creation() -> None:
 
 def _outreach(conn: Connection, **values: Any) -> None:
     row = {"step_index": 0, "template": "ask", "created_at": NOW, "updated_at": NOW, **values}
-    conn.execute(insert(Outreach.__table__).values(**row))  # type: ignore[attr-defined]
+    conn.execute(insert(OUTREACH).values(**row))
 
 
 def test_recent_sends_counts_every_sent_message_of_any_round_or_moment(engine: Engine) -> None:
@@ -141,7 +141,7 @@ def test_recent_sends_counts_every_sent_message_of_any_round_or_moment(engine: E
         round_id = add_round(conn)
         enrollments = {
             pid: conn.execute(
-                insert(Enrollment.__table__).values(  # type: ignore[attr-defined]
+                insert(ENROLLMENT).values(
                     round_id=round_id,
                     profile_id=pid,
                     state="active",

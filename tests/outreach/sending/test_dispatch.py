@@ -16,7 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from models.answers.link_tokens import hash_token, token_from_link
-from models.tables import AuditEvent, Enrollment, Outreach, Profile, VerificationToken
+from models.tables import (
+    AUDIT,
+    ENROLLMENT,
+    OUTREACH,
+    PROFILE,
+    AuditEvent,
+    Enrollment,
+    Profile,
+    VerificationToken,
+)
 from outreach.channels.base import InDoubt, Message, SendResult
 from outreach.config import OutreachConfig
 from outreach.sending.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
@@ -117,7 +126,7 @@ def _rows(engine: Engine, query: Any) -> list[Any]:
 
 
 def outreach(engine: Engine) -> list[tuple[Any, ...]]:
-    o = Outreach.__table__.c  # type: ignore[attr-defined]
+    o = OUTREACH.c
     return [
         tuple(r)
         for r in _rows(
@@ -163,7 +172,7 @@ def test_first_usable_step_is_sent_and_skips_are_recorded(
     assert hash_token(token_from_link(email.link)) in token_hashes
     assert token_from_link(email.link) not in token_hashes
 
-    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    e = ENROLLMENT.c
     states = {
         r.profile_id: r
         for r in _rows(
@@ -184,7 +193,7 @@ def test_first_usable_step_is_sent_and_skips_are_recorded(
 
     audits = _rows(
         engine,
-        select(AuditEvent.__table__)
+        select(AUDIT)
         .where(  # type: ignore[attr-defined]
             AuditEvent.action == "outreach.sent"
         )
@@ -260,12 +269,12 @@ def test_one_failed_message_does_not_block_the_others(
     channels["email"].fail_for = {"bad@example.org"}
     outcome = send(engine, channels, tmp_path)
     assert (outcome.sent, outcome.failed) == (1, 1)
-    o = Outreach.__table__.c  # type: ignore[attr-defined]
+    o = OUTREACH.c
     rows = dict(_rows(engine, select(o.profile_id, o.status)))
     assert rows == {bad: "failed", good: "sent"}
     error = _rows(engine, select(o.error).where(o.profile_id == bad))[0][0]
     assert error == "template ask: missing variable"
-    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    e = ENROLLMENT.c
     due = dict(_rows(engine, select(e.profile_id, e.next_due_at)))
     assert due[bad] == NOW  # the next step is due at once
     actions = {a for (a,) in _rows(engine, select(AuditEvent.action))}
@@ -281,10 +290,10 @@ def test_a_profile_that_opted_out_after_enrolment_is_not_contacted(
         pid = add_profile(conn, "leaver", replace(COMPLETE, "mobile"))
     enrol(engine, start_round(engine))
     with engine.begin() as conn:
-        conn.execute(Profile.__table__.update().values(opted_out_at=NOW))  # type: ignore[attr-defined]
+        conn.execute(PROFILE.update().values(opted_out_at=NOW))
     outcome = send(engine, channels, tmp_path)
     assert outcome == BatchOutcome()
-    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    e = ENROLLMENT.c
     assert _rows(engine, select(e.profile_id, e.state)) == [(pid, "stopped")]
     assert outreach(engine) == []
 

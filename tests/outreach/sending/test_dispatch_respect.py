@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from models.scheduling.caps import CapPolicy
 from models.scheduling.due_step_release import Respect
 from models.scheduling.windows import SendWindow, WindowPolicy
-from models.tables import Enrollment, Outreach, Profile
+from models.tables import ENROLLMENT, OUTREACH, PROFILE
 from outreach.sending.dispatch import BatchOutcome, due_for_advance, send_due_steps
 from tests.factories import NOW, spec
 from tests.outreach.sending.test_dispatch import (
@@ -25,7 +25,6 @@ from tests.outreach.sending.test_dispatch import (
 )
 
 __all__ = ["channels"]  # the fixture, re-used
-ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 ALL_WEEK = frozenset(range(7))
 
 
@@ -100,9 +99,7 @@ def test_the_window_is_the_customers_own_time_zone(
     ids = setup_round(engine)
     with engine.begin() as conn:
         conn.execute(
-            update(Profile.__table__)  # type: ignore[attr-defined]
-            .where(Profile.__table__.c.id == ids["email"])  # type: ignore[attr-defined]
-            .values(time_zone="America/New_York")
+            update(PROFILE).where(PROFILE.c.id == ids["email"]).values(time_zone="America/New_York")
         )
     run(engine, channels, tmp_path, respect())  # 07:00 in New York, 13:00 in Amsterdam
     until, reason = waits(engine)[ids["email"]]
@@ -120,7 +117,7 @@ def test_a_capped_step_waits_until_the_oldest_message_leaves_the_window(
         ).scalar_one()
     with engine.begin() as conn:  # three earlier asks at contact moments (invoices)
         conn.execute(
-            insert(Outreach.__table__),  # type: ignore[attr-defined]
+            insert(OUTREACH),
             [
                 {
                     "enrollment_id": enrollment,

@@ -33,14 +33,7 @@ from sqlmodel import Session
 
 from models.db import make_engine, upgrade
 from models.feedback.delivery_events import ingest_events
-from models.tables import (
-    CAMPAIGN,
-    CONTACT,
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-    ROUND,
-)
+from models.tables import CAMPAIGN, CONTACT, ENROLLMENT, OUTREACH, PROFILE, ROUND
 from outreach.providers.sendgrid.events import sendgrid_events
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -14,14 +14,7 @@ from models.campaigns.gaps import GAP_BITS, GAPS
 from models.campaigns.spec import CampaignSpec, Step
 from models.db import session_scope
 from models.rounds.enrollment import create_round, enroll
-from models.tables import (
-    CAMPAIGN,
-    CONTACT,
-    ENROLLMENT,
-    PROFILE,
-    ROUND,
-    Campaign,
-)
+from models.tables import CAMPAIGN, CONTACT, ENROLLMENT, PROFILE, ROUND, Campaign
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MAX_AGE = 730

@@ -29,12 +29,7 @@ from enrich.web.i18n import LANGUAGE_NAMES, LANGUAGES, choose_language, error_te
 from enrich.web.ratelimit import SharedFixedWindow
 from models.answers.link_tokens import hash_presented
 from models.answers.personal_link import LinkContext, open_link
-from models.answers.proof_of_control import (
-    EMAIL_CONFIRM,
-    SMS_CODE,
-    check_sms_code,
-    confirm_email,
-)
+from models.answers.proof_of_control import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email
 from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
 from models.tables import Profile, VerificationToken
 from models.types import utcnow

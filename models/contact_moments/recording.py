@@ -38,23 +38,8 @@ from models.campaigns.gaps import gaps_of
 from models.campaigns.spec import CampaignSpec, sync_campaign
 from models.rounds.selection import gap_masks
 from models.scheduling.caps import CapPolicy, cap_hold, recent_sends
-from models.tables import (
-    CONTACT,
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-    ROUND,
-    TOKEN,
-)
-from models.vocabulary import (
-    ACTIVE,
-    CHANNEL_KIND,
-    CHANNELS,
-    EXHAUSTED,
-    OPTED_OUT,
-    SENT,
-    STANDING,
-)
+from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE, ROUND, TOKEN
+from models.vocabulary import ACTIVE, CHANNEL_KIND, CHANNELS, EXHAUSTED, OPTED_OUT, SENT, STANDING
 
 # The occasions another system may name. A fixed list, not free text: the context is stored and
 # audited, and free text could carry personal data. A new occasion is one entry here.

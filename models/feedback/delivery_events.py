@@ -25,12 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from models.audit import AUDIT_TABLE, audit_many
-from models.tables import (
-    CONTACT,
-    DELIVERY,
-    ENROLLMENT,
-    OUTREACH,
-)
+from models.tables import CONTACT, DELIVERY, ENROLLMENT, OUTREACH
 from models.vocabulary import (
     ACTIVE,
     BOUNCED,

@@ -13,15 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from models.contact_data.masking import mask_address, mask_email, mask_phone
-from models.tables import (
-    AUDIT,
-    CAMPAIGN,
-    CONTACT,
-    DELIVERY,
-    ENROLLMENT,
-    OUTREACH,
-    ROUND,
-)
+from models.tables import AUDIT, CAMPAIGN, CONTACT, DELIVERY, ENROLLMENT, OUTREACH, ROUND
 
 
 @dataclass(frozen=True)

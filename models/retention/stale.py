@@ -37,14 +37,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from models.tables import (
-    CONSENT,
-    CONTACT,
-    ENROLLMENT,
-    PROFILE,
-    PROPOSAL,
-    SUBMISSION,
-)
+from models.tables import CONSENT, CONTACT, ENROLLMENT, PROFILE, PROPOSAL, SUBMISSION
 from models.types import UTCDateTime
 from models.vocabulary import ACTIVE, EXHAUSTED, OPTED_OUT, USABLE_STATUSES, VERIFIED
 

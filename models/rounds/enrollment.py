@@ -19,14 +19,7 @@ from models.audit import audit
 from models.campaigns.gaps import GAP_BITS
 from models.campaigns.spec import CampaignSpec
 from models.rounds.selection import selection_query
-from models.tables import (
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-    ROUND,
-    Campaign,
-    Round,
-)
+from models.tables import ENROLLMENT, OUTREACH, PROFILE, ROUND, Campaign, Round
 from models.types import UTCDateTime, utcnow
 from models.vocabulary import ACTIVE
 

@@ -26,15 +26,7 @@ from sqlalchemy import String, select, update
 from sqlalchemy.engine import Connection
 
 from models.rounds.completion import VerifiedPoint, open_gaps, required_purposes, spec_of
-from models.tables import (
-    CAMPAIGN,
-    CONSENT,
-    CONTACT,
-    ENROLLMENT,
-    PROFILE,
-    ROUND,
-    SUBMISSION,
-)
+from models.tables import CAMPAIGN, CONSENT, CONTACT, ENROLLMENT, PROFILE, ROUND, SUBMISSION
 from models.vocabulary import VERIFIED
 
 E = ENROLLMENT

@@ -33,13 +33,7 @@ from sqlalchemy.sql import Select
 from models.campaigns.gaps import GAP_BITS
 from models.campaigns.ladder import first_step
 from models.campaigns.spec import CampaignSpec
-from models.tables import (
-    CONTACT,
-    ENROLLMENT,
-    PROFILE,
-    ROUND,
-    SUBMISSION,
-)
+from models.tables import CONTACT, ENROLLMENT, PROFILE, ROUND, SUBMISSION
 from models.vocabulary import (
     ACTIVE,
     BOUNCED,

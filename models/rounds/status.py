@@ -14,12 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from models.campaigns.versions import ladder_versions
-from models.tables import (
-    CAMPAIGN,
-    ENROLLMENT,
-    OUTREACH,
-    ROUND,
-)
+from models.tables import CAMPAIGN, ENROLLMENT, OUTREACH, ROUND
 from models.vocabulary import ACTIVE, ENROLLMENT_STATES, FAILED, OUTREACH_STATUSES, SKIPPED
 
 # The kinds of reason, in the order a steward reads them; ended enrollments count per state.

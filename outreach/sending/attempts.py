@@ -29,12 +29,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from models.answers.link_tokens import LINK_KIND
-from models.tables import (
-    DELIVERY,
-    ENROLLMENT,
-    OUTREACH,
-    TOKEN,
-)
+from models.tables import DELIVERY, ENROLLMENT, OUTREACH, TOKEN
 from models.vocabulary import PENDING
 from outreach.channels.base import Channel, InDoubt, SendResult
 from outreach.sending.leases import held_by

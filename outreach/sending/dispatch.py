@@ -26,16 +26,8 @@ from models.answers.link_tokens import MessageTokens, issue_tokens, personal_lin
 from models.campaigns.spec import CampaignSpec
 from models.messages.in_doubt import UNEXAMINED
 from models.scheduling.due_step_release import Respect
-from models.tables import (
-    CONTACT,
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-)
-from models.vocabulary import (
-    ACTIVE,
-    PENDING,
-)
+from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE
+from models.vocabulary import ACTIVE, PENDING
 from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, ProviderError

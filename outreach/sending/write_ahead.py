@@ -19,12 +19,7 @@ from models.campaigns.spec import CampaignSpec, Step
 from models.rounds.exhaustion import end_exhausted
 from models.scheduling.caps import recent_sends
 from models.scheduling.due_step_release import Respect, hold_for
-from models.tables import (
-    CONTACT,
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-)
+from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE
 from models.vocabulary import (
     ACTIVE,
     CHANNEL_KIND,

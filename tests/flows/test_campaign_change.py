@@ -24,16 +24,7 @@ from flows.round import enrichment_round, resume_round
 from models.campaigns.spec import CampaignError, load_campaign
 from models.campaigns.versions import CAMPAIGN_UPDATED
 from models.contact_moments.recording import LINKS_EXPIRED
-from models.tables import (
-    AUDIT,
-    CAMPAIGN,
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-    ROUND,
-    Campaign,
-    Profile,
-)
+from models.tables import AUDIT, CAMPAIGN, ENROLLMENT, OUTREACH, PROFILE, ROUND, Campaign, Profile
 from models.types import utcnow
 from outreach.contact_moments import contact_moment
 from tests.factories import COMPLETE, add_profile, replace

@@ -21,12 +21,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from models.tables import (
-    CONTACT,
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-)
+from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE
 from tests.simulation.expected import (
     AMSTERDAM,
     LADDER,
@@ -37,16 +32,7 @@ from tests.simulation.expected import (
     expected,
     window_reason,
 )
-from tests.simulation.population import (
-    END,
-    START,
-    TOKYO,
-    Answer,
-    Customer,
-    Script,
-    at,
-    population,
-)
+from tests.simulation.population import END, START, TOKYO, Answer, Customer, Script, at, population
 from tests.simulation.world import World, inbox
 
 CHANNEL_OF = {"email": "email", "mobile": "sms"}

@@ -9,24 +9,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.scheduling.caps import CapPolicy
-from models.tables import (
-    AuditEvent,
-    Campaign,
-    Enrollment,
-    Outreach,
-    Round,
-    VerificationToken,
-)
+from models.tables import AuditEvent, Campaign, Enrollment, Outreach, Round, VerificationToken
 from outreach.config import OutreachConfig
 from outreach.contact_moments import MomentAsk, MomentResult, contact_moment
 from tests.factories import add_profile
-from tests.models.answers.personal_link_data import (
-    EMAIL_OK,
-    MOBILE_OK,
-    NOW,
-    POSTAL_OK,
-    SPEC,
-)
+from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, NOW, POSTAL_OK, SPEC
 
 POLICY = CapPolicy()  # 4 in 30 days; email 3, sms 2, letter 1
 POSTAL_UNVERIFIED: dict[str, Any] = {"kind": "postal", "status": "unverified"}

@@ -16,16 +16,8 @@ from weasyprint import HTML
 
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError
-from tests.models.answers.personal_link_data import (
-    NOW,
-)
-from tests.models.contact_moments.moment_data import (
-    GAPPY,
-    ask,
-    counts,
-    profile,
-    the_ask,
-)
+from tests.models.answers.personal_link_data import NOW
+from tests.models.contact_moments.moment_data import GAPPY, ask, counts, profile, the_ask
 
 
 def test_a_render_failure_records_nothing(

@@ -30,12 +30,7 @@ from models.tables import (
 )
 from outreach.config import OutreachConfig
 from outreach.contact_moments import MomentResult
-from tests.models.answers.personal_link_data import (
-    MOBILE_OK,
-    NOW,
-    SECRET,
-    make_case,
-)
+from tests.models.answers.personal_link_data import MOBILE_OK, NOW, SECRET, make_case
 from tests.models.contact_moments.moment_data import (
     FULL,
     GAPPY,

@@ -11,22 +11,11 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from models.tables import (
-    Enrollment,
-    Outreach,
-    Profile,
-)
+from models.tables import Enrollment, Outreach, Profile
 from outreach.config import OutreachConfig
 from outreach.contact_moments import MomentResult
-from tests.models.answers.personal_link_data import (
-    NOW,
-)
-from tests.models.contact_moments.moment_data import (
-    GAPPY,
-    ask,
-    profile,
-    rows,
-)
+from tests.models.answers.personal_link_data import NOW
+from tests.models.contact_moments.moment_data import GAPPY, ask, profile, rows
 
 
 def simultaneously(

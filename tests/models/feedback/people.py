@@ -14,16 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.db import session_scope
 from models.feedback.delivery_events import EventRecord, IngestOutcome, ingest_events
-from models.tables import (
-    AUDIT,
-    CAMPAIGN,
-    CONTACT,
-    DELIVERY,
-    ENROLLMENT,
-    OUTREACH,
-    PROFILE,
-    ROUND,
-)
+from models.tables import AUDIT, CAMPAIGN, CONTACT, DELIVERY, ENROLLMENT, OUTREACH, PROFILE, ROUND
 from tests.paths import FIXTURES
 
 NOW = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)

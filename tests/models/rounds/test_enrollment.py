@@ -13,14 +13,7 @@ from models.campaigns.gaps import GAP_BITS
 from models.db import session_scope
 from models.rounds.enrollment import finish_round, round_summary
 from models.tables import AUDIT, ENROLLMENT, Round
-from tests.factories import (
-    COMPLETE,
-    NOW,
-    add_profile,
-    enrol,
-    replace,
-    start_round,
-)
+from tests.factories import COMPLETE, NOW, add_profile, enrol, replace, start_round
 
 
 def enrollments(engine: Engine) -> list[tuple[int, int, int, str, int]]:

@@ -11,12 +11,7 @@ from sqlalchemy.engine import Engine
 from models.campaigns.gaps import gap_mask
 from models.rounds.completion import VerifiedPoint
 from models.rounds.exhaustion import EndingFacts, end_exhausted, end_reason
-from models.tables import (
-    CONSENT,
-    ENROLLMENT,
-    PROFILE,
-    SUBMISSION,
-)
+from models.tables import CONSENT, ENROLLMENT, PROFILE, SUBMISSION
 from tests.factories import NOW, add_profile
 from tests.providers.data import add_campaign_round
 

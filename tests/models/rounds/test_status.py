@@ -9,12 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
 from models.rounds.status import UNRECORDED, ReasonCount, RoundNotFound, round_status
-from models.tables import (
-    CAMPAIGN,
-    ENROLLMENT,
-    OUTREACH,
-    ROUND,
-)
+from models.tables import CAMPAIGN, ENROLLMENT, OUTREACH, ROUND
 from tests.factories import COMPLETE, NOW, add_profile
 
 QUIET = "quiet hours (sms 09:00–20:00 Mon–Fri, Europe/Amsterdam)"

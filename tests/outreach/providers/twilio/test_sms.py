@@ -26,13 +26,7 @@ from outreach.providers.twilio.sms import TwilioSms
 from tests.models.feedback.people import T, person
 from tests.outreach.conftest import MakeMessage
 from tests.standins.common import free_port, serve_in_thread
-from tests.standins.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    TwilioState,
-    WebhookReceiver,
-    create_app,
-)
+from tests.standins.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioState, WebhookReceiver, create_app
 
 SENDER = "+15005550006"
 SERVICE = "MG" + "cd" * 16

@@ -62,7 +62,8 @@ from models.types import utcnow
 from outreach.channels import Channel, Message, build_channels
 from outreach.config import OutreachConfig, SendGridConfig, TwilioConfig
 from outreach.render import Renderer
-from outreach.sending.dispatch import due_enrollment_ids, send_due_steps
+from outreach.sending.dispatch import send_due_steps
+from outreach.sending.due import due_enrollment_ids
 
 REPO = Path(__file__).resolve().parent.parent
 SENDGRID_KEY = "SG.bench-api-key"

@@ -24,7 +24,7 @@ from models.campaigns.versions import record_campaign_updates, round_campaigns
 from models.contact_moments.recording import close_expired_moments
 from models.db import session_scope
 from models.types import utcnow
-from outreach.sending.dispatch import due_for_advance
+from outreach.sending.due import due_for_advance
 
 
 @task(name="store-campaign", **RETRIES)

@@ -31,7 +31,8 @@ from models.rounds.enrollment import (
 )
 from models.tables import ENROLLMENT, Campaign, Round
 from models.types import utcnow
-from outreach.sending.dispatch import BatchOutcome, due_enrollment_ids
+from outreach.sending.dispatch import BatchOutcome
+from outreach.sending.due import due_enrollment_ids
 
 # An enrolment task covers this many enrolment batches of profile ids (bounded, few tasks).
 BATCHES_PER_ENROL_TASK = 50

@@ -29,7 +29,7 @@ from models.rounds.status import RoundNotFound, RoundStatus, round_status
 from models.tables import ENROLLMENT, OUTREACH, ROUND
 from models.types import utcnow
 from models.vocabulary import PENDING
-from outreach.sending.dispatch import due_enrollment_ids, due_for_advance
+from outreach.sending.due import due_enrollment_ids, due_for_advance
 
 # Unsettled messages listed after a run (all are counted; `round status --json` lists all).
 LISTED_AFTER_RUN = 20

@@ -30,7 +30,8 @@ from outreach.channels.sms_outbox import SmsOutbox
 from outreach.config import OutreachConfig
 from outreach.providers.sendgrid.mail_send import SendGridEmail
 from outreach.providers.twilio.sms import TwilioSms
-from outreach.sending.dispatch import due_enrollment_ids, send_due_steps
+from outreach.sending.dispatch import send_due_steps
+from outreach.sending.due import due_enrollment_ids
 from tests.factories import spec
 from tests.outreach.conftest import MakeMessage
 from tests.outreach.providers.test_webhook_signatures import make_key

@@ -14,7 +14,8 @@ from sqlmodel import Session
 
 from models.feedback.delivery_events import EventRecord, ingest_events
 from models.tables import CONTACT, ENROLLMENT, OUTREACH, Profile
-from outreach.sending.dispatch import BatchOutcome, due_for_advance, send_due_steps
+from outreach.sending.dispatch import BatchOutcome, send_due_steps
+from outreach.sending.due import due_for_advance
 from tests.factories import NOW, spec
 from tests.outreach.sending.test_dispatch import (
     FakeChannel,

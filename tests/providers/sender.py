@@ -18,12 +18,8 @@ from enrich.settings import get_settings
 from models.campaigns.spec import CampaignSpec
 from models.tables import Campaign, Round
 from outreach.channels import build_channels
-from outreach.sending.dispatch import (
-    BatchOutcome,
-    due_enrollment_ids,
-    due_for_advance,
-    send_due_steps,
-)
+from outreach.sending.dispatch import BatchOutcome, send_due_steps
+from outreach.sending.due import due_enrollment_ids, due_for_advance
 
 
 def round_spec(conn: Connection, round_id: int) -> CampaignSpec:

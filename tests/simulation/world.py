@@ -43,7 +43,8 @@ from outreach.config import OutreachConfig
 from outreach.contact_moments import contact_moment
 from outreach.providers.sendgrid.events import sendgrid_events
 from outreach.providers.twilio.events import twilio_inbound_event, twilio_status_event
-from outreach.sending.dispatch import due_for_advance, send_due_steps
+from outreach.sending.dispatch import send_due_steps
+from outreach.sending.due import due_for_advance
 from tests.paths import REPO
 from tests.simulation.population import END, START, TICK, Customer, Moment, seed
 

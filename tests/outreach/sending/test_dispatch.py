@@ -28,7 +28,8 @@ from models.tables import (
 )
 from outreach.channels.base import InDoubt, Message, SendResult
 from outreach.config import OutreachConfig
-from outreach.sending.dispatch import BatchOutcome, due_enrollment_ids, send_due_steps
+from outreach.sending.dispatch import BatchOutcome, send_due_steps
+from outreach.sending.due import due_enrollment_ids
 from tests.factories import COMPLETE, NOW, add_profile, enrol, replace, spec, start_round
 
 

@@ -14,7 +14,8 @@ from models.scheduling.caps import CapPolicy
 from models.scheduling.due_step_release import Respect
 from models.scheduling.windows import SendWindow, WindowPolicy
 from models.tables import ENROLLMENT, OUTREACH, PROFILE
-from outreach.sending.dispatch import BatchOutcome, due_for_advance, send_due_steps
+from outreach.sending.dispatch import BatchOutcome, send_due_steps
+from outreach.sending.due import due_for_advance
 from tests.factories import NOW, spec
 from tests.outreach.sending.test_dispatch import (
     FakeChannel,

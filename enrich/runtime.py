@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -45,6 +46,22 @@ def outreach_config(settings: Settings | None = None) -> OutreachConfig:
         sms_channel=s.sms_channel,
         sendgrid=_sendgrid(s),
         twilio=_twilio(s),
+    )
+
+
+def confirmation_config(settings: Settings | None = None) -> OutreachConfig:
+    """The outreach setup for messages a customer waits for on the landing page: the same
+    channels, with the short ``ENRICH_CONFIRMATION_*`` timeout and retries."""
+    s = settings or get_settings()
+    config = outreach_config(s)
+    timeout, retries = s.confirmation_timeout_seconds, s.confirmation_max_retries
+    sendgrid, twilio = config.sendgrid, config.twilio
+    return replace(
+        config,
+        sendgrid=replace(sendgrid, timeout_seconds=timeout, max_retries=retries)
+        if sendgrid
+        else None,
+        twilio=replace(twilio, timeout_seconds=timeout, max_retries=retries) if twilio else None,
     )
 
 

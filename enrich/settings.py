@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     twilio_concurrency: int = Field(default=4, ge=1, le=64)
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     provider_max_retries: int = Field(default=5, ge=0, le=20)
+    # A confirmation link or code is sent while the customer waits for the page.
+    confirmation_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Per request, for the confirmation email or SMS the landing page sends.",
+    )
+    confirmation_max_retries: int = Field(default=1, ge=0, le=5)
     lease_seconds: float = Field(
         default=120.0,
         ge=1,

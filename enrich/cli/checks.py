@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings
 from models.campaigns.spec import CampaignError, load_campaign
-from models.db import MIGRATIONS_DIR, current_revision
+from models.db import current_revision, head_revision
 from models.messages.in_doubt import accepted_without_events
 from models.types import utcnow
 from outreach.errors import ConfigurationError
@@ -46,15 +46,6 @@ def _problem(subject: str, message: str) -> Finding:
     return Finding(False, subject, message)
 
 
-def _head_revision() -> str | None:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(cfg).get_current_head()
-
-
 def check_database(settings: Settings) -> Iterator[Finding]:
     try:
         revision = current_revision(get_engine(settings))
@@ -64,7 +55,7 @@ def check_database(settings: Settings) -> Iterator[Finding]:
             f"cannot connect ({type(err).__name__}): check ENRICH_DATABASE_URL",
         )
         return
-    head = _head_revision()
+    head = head_revision()
     if revision != head:
         yield _problem(
             "database", f"schema at {revision or 'nothing'}, code expects {head}: run `enrich init`"

@@ -1,1 +1,1 @@
-"""The web application: the landing page and the provider webhooks (``enrich serve``)."""
+"""The web application: the landing page, the provider webhooks and the API for other systems."""

@@ -1,4 +1,9 @@
-"""The FastAPI application factory; nothing is built at import time (``enrich serve`` calls it)."""
+"""The FastAPI application factory; nothing is built at import time (``enrich serve`` calls it).
+
+The factory builds what every request shares once per process (:mod:`enrich.web.services`).
+Only the machine API (``/api/...``) is in the OpenAPI document, at ``/api/openapi.json`` with
+Swagger UI at ``/api/docs``; the pages, the webhooks and the health checks are not.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,43 @@ from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from enrich.settings import Settings, get_settings
-from enrich.web import contact_moments, landing, unsubscribe, webhooks
+from enrich.web import (
+    api_docs,
+    contact_moments,
+    errors,
+    health,
+    landing,
+    unsubscribe,
+    webhooks,
+)
 from enrich.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from enrich.web.services import build_services
+
+DESCRIPTION = (
+    "The API other systems call: authenticate with a key from `ENRICH_API_KEYS`, as "
+    "`Authorization: Bearer <key>` or `X-API-Key: <key>`."
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    # No interactive API docs: the app is a customer-facing page plus provider webhooks.
-    app = FastAPI(title="Enrich", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Enrich",
+        description=DESCRIPTION,
+        openapi_url=api_docs.OPENAPI_URL,
+        docs_url=None,  # served by api_docs, under a policy of its own
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     app.state.settings = settings
+    app.state.services = build_services(settings)
+    errors.install(app)
     app.include_router(webhooks.router)
     app.include_router(landing.router)
     app.include_router(unsubscribe.router)
     app.include_router(contact_moments.router)
+    app.include_router(health.router)
+    app.include_router(api_docs.router)
     # Added last = outermost: even a 413 carries the security headers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

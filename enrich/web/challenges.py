@@ -6,19 +6,18 @@ committed before sending, then marked sent or failed with an audit row, like rou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from enrich.runtime import outreach_config
 from enrich.settings import Settings
 from models.answers.proof_of_control import EMAIL_CONFIRM, Challenge
 from models.audit import audit
 from models.db import stored_id
 from models.tables import ContactPoint, Outreach, Profile
 from models.types import utcnow
-from outreach.channels import Message, build_channels
+from outreach.channels import Channel, Message
 
 REASON = "proof of control"
 
@@ -31,9 +30,15 @@ class Sent:
 
 
 def send_challenges(
-    *, session: Session, settings: Settings, challenges: Sequence[Challenge], locale: str
+    *,
+    session: Session,
+    settings: Settings,
+    channels: Mapping[str, Channel],
+    challenges: Sequence[Challenge],
+    locale: str,
 ) -> list[Sent]:
-    """Send each challenge; commits (the outreach row exists before the message leaves)."""
+    """Send each challenge on ``channels`` (the app's, built once); commits (the outreach row
+    exists before the message leaves)."""
     if not challenges:
         return []
     now = utcnow()
@@ -59,7 +64,6 @@ def send_challenges(
         session.add(row)
         pending.append((ch, row, cp))
     session.commit()
-    channels = build_channels(outreach_config(settings))
     base = settings.base_url.rstrip("/")
     out: list[Sent] = []
     for ch, row, cp in pending:

@@ -1,4 +1,4 @@
-"""Request dependencies as ``Annotated`` aliases: the app's settings and a database session."""
+"""Request dependencies as ``Annotated`` aliases: settings, shared services, a database session."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from sqlmodel import Session
 
 from enrich.runtime import get_engine
 from enrich.settings import Settings
+from enrich.web.pages import Pages
+from enrich.web.services import WebServices
 from models.db import session_scope
 
 
@@ -21,6 +23,22 @@ def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_services(request: Request) -> WebServices:
+    """The renderer, channels and limiter the app factory built for this process."""
+    services: WebServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[WebServices, Depends(get_services)]
+
+
+def get_pages(services: ServicesDep) -> Pages:
+    return services.pages
+
+
+PagesDep = Annotated[Pages, Depends(get_pages)]
 
 
 def get_app_engine(settings: SettingsDep) -> Engine:

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, select
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
-from enrich.runtime import get_engine
 from enrich.settings import Settings
 from enrich.web import csrf
 from enrich.web.challenges import send_challenges
-from enrich.web.deps import SessionDep, SettingsDep
-from enrich.web.i18n import LANGUAGE_NAMES, LANGUAGES, choose_language, error_text, strings
-from enrich.web.ratelimit import SharedFixedWindow
+from enrich.web.deps import PagesDep, ServicesDep, SessionDep
+from enrich.web.forms import CodeForm, ConfirmForm, LinkForm
+from enrich.web.i18n import error_text
+from enrich.web.pages import Pages, page_language, rate_limited
 from models.answers.link_tokens import hash_presented
 from models.answers.personal_link import LinkContext, open_link
 from models.answers.proof_of_control import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email
@@ -34,100 +30,15 @@ from models.answers.submissions import FieldAction, PostalInput, SubmissionForm,
 from models.tables import Profile, VerificationToken
 from models.types import utcnow
 
-router = APIRouter()
+# Pages, not an API: kept out of the OpenAPI document. Every route is a plain ``def``: FastAPI
+# runs it in its thread pool, so its SQL (and a slow provider) never blocks the event loop.
+router = APIRouter(include_in_schema=False)
 
 ACTIONS = ("keep", "confirm", "change")
 ADDRESS = ("street", "house_number", "postal_code", "city", "country")
 CONSENT_VALUES = {"granted": True, "withdrawn": False, "unanswered": None}
 _KEEP_TYPED = 400  # longer typed values are not echoed back whole
-
-
-@lru_cache(maxsize=4)
-def _env(templates_dir: str) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(templates_dir),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-
-
-def render_page(
-    settings: Settings,
-    name: str,
-    lang: str,
-    *,
-    status: int = 200,
-    nonce: str | None = None,
-    switch: bool = False,
-    headers: dict[str, str] | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    text = strings(settings.templates_dir, lang)
-    page = _env(str(settings.templates_dir)).get_template(f"landing/{name}")
-    html = page.render(
-        t=text,
-        lang=lang,
-        organisation=settings.organisation_name,
-        switch=[(c, LANGUAGE_NAMES[c]) for c in LANGUAGES] if switch else None,
-        **context,
-    )
-    response = HTMLResponse(html, status_code=status, headers=headers)
-    if nonce is not None:
-        csrf.set_cookie(response, settings, nonce)
-    return response
-
-
-def message_page(
-    settings: Settings, lang: str, key: str, heading_id: str, status: int, **kw: Any
-) -> HTMLResponse:
-    text = strings(settings.templates_dir, lang)
-    return render_page(
-        settings,
-        "message.html",
-        lang,
-        status=status,
-        heading=text[f"{key}_title"],
-        heading_id=heading_id,
-        body=text[f"{key}_text"],
-        **kw,
-    )
-
-
-def invalid_page(settings: Settings, lang: str) -> HTMLResponse:
-    """The one page for unknown, expired and used links (it must not say which)."""
-    return message_page(settings, lang, "invalid", "link-invalid", 404, switch=True)
-
-
-def rate_limited(request: Request, settings: Settings, lang: str) -> HTMLResponse | None:
-    """The 429 page when this client is over the limit, else None (the hit is counted).
-
-    It writes to the database: async routes call it through ``run_in_threadpool``. Behind a
-    trusted proxy ``request.client`` is already the customer (see :mod:`enrich.web.app`).
-    """
-    limiter: SharedFixedWindow | None = getattr(request.app.state, "landing_limiter", None)
-    if limiter is None:
-        limiter = SharedFixedWindow(
-            get_engine(settings),
-            limit=settings.landing_rate_limit,
-            window=settings.landing_rate_window_seconds,
-            secret=settings.secret_key.get_secret_value().encode(),
-        )
-        request.app.state.landing_limiter = limiter
-    wait = limiter.hit(request.client.host if request.client else "unknown", utcnow())
-    if wait is None:
-        return None
-    return message_page(
-        settings, lang, "too_many", "too-many", 429, headers={"Retry-After": str(wait)}
-    )
-
-
-def page_language(request: Request, form: FormData | None = None, locale: str | None = None) -> str:
-    asked = form.get("lang") if form is not None else None
-    return choose_language(asked or request.query_params.get("lang"), locale)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+_TYPED = ("email", "mobile", *ADDRESS)
 
 
 # -- the personal link ----------------------------------------------------------------------
@@ -135,7 +46,7 @@ def _text(form: FormData, name: str) -> str:
 
 def _form_page(
     request: Request,
-    settings: Settings,
+    pages: Pages,
     ctx: LinkContext,
     token: str,
     lang: str,
@@ -146,7 +57,8 @@ def _form_page(
     consents: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    text = strings(settings.templates_dir, lang)
+    settings = pages.settings
+    text = pages.text(lang)
     nonce = csrf.nonce_for(request)
     current = {True: "granted", False: "withdrawn", None: "unanswered"}
     purposes = [
@@ -159,8 +71,8 @@ def _form_page(
         }
         for p in ctx.purposes
     ]
-    return render_page(
-        settings,
+    typed = {name: "" for name in _TYPED} | (values or {})
+    return pages.render(
         "form.html",
         lang,
         status=status,
@@ -170,7 +82,7 @@ def _form_page(
         csrf=csrf.form_token(settings, f"/c/{token}", nonce),
         fields=ctx.fields,
         purposes=purposes,
-        values={k: v[:_KEEP_TYPED] for k, v in (values or {}).items()},
+        values={k: v[:_KEEP_TYPED] for k, v in typed.items()},
         chosen=chosen or {k: "keep" for k in ("email", "mobile", "postal")},
         errors=errors or {},
     )
@@ -178,24 +90,28 @@ def _form_page(
 
 @router.get("/c/{token}", response_class=HTMLResponse)
 def landing_page(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep
+    token: str, request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:
-    if (limited := rate_limited(request, settings, page_language(request))) is not None:
+    pages = services.pages
+    limited = rate_limited(request, pages, services.limiter, page_language(request))
+    if limited is not None:
         return limited
     ctx = open_link(session=session, token=token, now=utcnow())
     if ctx is None:
-        return invalid_page(settings, page_language(request))
-    return _form_page(request, settings, ctx, token, page_language(request, locale=ctx.locale))
+        return pages.invalid(page_language(request))
+    return _form_page(request, pages, ctx, token, page_language(request, locale=ctx.locale))
 
 
-def _parse(form: FormData) -> tuple[SubmissionForm, dict[str, str], dict[str, str]]:
+def _parse(form: LinkForm) -> tuple[SubmissionForm, dict[str, str], dict[str, str]]:
     """(submission without consents, typed values, chosen actions); a missing action is keep."""
-    values = {k: _text(form, k) for k in ("email", "mobile", *ADDRESS)}
+    values = {k: getattr(form, k) for k in _TYPED}
+    actions = {"email": form.email_action, "mobile": form.mobile_action}
+    actions["postal"] = form.postal_action
     chosen: dict[str, str] = {}
-    for kind in ("email", "mobile", "postal"):
-        action = _text(form, f"{kind}_action") or "keep"
+    for kind, action in actions.items():
         typed = any(values[k].strip() for k in (ADDRESS if kind == "postal" else (kind,)))
         # Without JavaScript a customer may type a new value and forget the radio button.
+        action = action or "keep"
         chosen[kind] = "change" if action == "keep" and typed else action
     address = PostalInput(
         street=values["street"],
@@ -214,26 +130,30 @@ def _parse(form: FormData) -> tuple[SubmissionForm, dict[str, str], dict[str, st
 
 
 @router.post("/c/{token}", response_class=HTMLResponse)
-async def submit_page(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep
+def submit_page(
+    token: str,
+    form: Annotated[LinkForm, Form()],
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Response:
-    form = await request.form()
-    lang = page_language(request, form)
-    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
+    pages, settings = services.pages, services.pages.settings
+    lang = page_language(request, form.lang)
+    if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
     now = utcnow()
     ctx = open_link(session=session, token=token, now=now)
     if ctx is None:
-        return invalid_page(settings, page_language(request, form))
-    lang = page_language(request, form, ctx.locale)
-    if not csrf.valid(request, settings, f"/c/{token}", form.get("csrf_token")):
-        return message_page(settings, lang, "forbidden", "forbidden", 403)
+        return pages.invalid(lang)
+    lang = page_language(request, form.lang, ctx.locale)
+    if not csrf.valid(request, settings, f"/c/{token}", form.csrf_token):
+        return pages.forbidden(lang)
     sub, values, chosen = _parse(form)
     consents: dict[str, bool | None] = {}
     typed_consents: dict[str, str] = {}
     errors: dict[str, str] = {}
     for p in ctx.purposes:
-        answer = _text(form, f"consent_{p.key}") or "unanswered"
+        answer = form.consent(p.key) or "unanswered"
         if answer not in CONSENT_VALUES:
             errors["consents"] = "consent: invalid answer"
             continue
@@ -250,28 +170,31 @@ async def submit_page(
         )
         if result.status in ("invalid_link", "already_used"):
             session.rollback()
-            return invalid_page(settings, lang)
+            return pages.invalid(lang)
         errors = result.errors
     if errors:
         session.rollback()
-        text = strings(settings.templates_dir, lang)
+        text = pages.text(lang)
         shown = {}
         for key, reason in errors.items():
             field = key.split(".", 1)[1] if key.startswith("postal.") else key
             shown[field] = error_text(field, reason, text)
         return _form_page(
-            request, settings, ctx, token, lang, status=422, values=values,
+            request, pages, ctx, token, lang, status=422, values=values,
             chosen={k: v if v in ACTIONS else "keep" for k, v in chosen.items()},
             consents=typed_consents, errors=shown,
         )  # fmt: skip
     session.commit()
     sent = send_challenges(
-        session=session, settings=settings, challenges=result.challenges, locale=lang
+        session=session,
+        settings=settings,
+        channels=services.channels,
+        challenges=result.challenges,
+        locale=lang,
     )
     sms = [s for s in sent if s.ok and s.challenge.kind == SMS_CODE]
     nonce = csrf.nonce_for(request)
-    return render_page(
-        settings,
+    return pages.render(
         "thanks.html",
         lang,
         nonce=nonce,
@@ -307,39 +230,43 @@ def read_challenge(settings: Settings, value: object) -> tuple[int, int] | None:
 
 
 @router.post("/code", response_class=HTMLResponse)
-async def code_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await request.form()
-    lang = page_language(request, form)
-    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
+def code_page(
+    form: Annotated[CodeForm, Form()],
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+) -> Response:
+    pages, settings = services.pages, services.pages.settings
+    lang = page_language(request, form.lang)
+    if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
-    if not csrf.valid(request, settings, "/code", form.get("csrf_token")):
-        return message_page(settings, lang, "forbidden", "forbidden", 403)
-    ids = read_challenge(settings, form.get("challenge"))
+    if not csrf.valid(request, settings, "/code", form.csrf_token):
+        return pages.forbidden(lang)
+    ids = read_challenge(settings, form.challenge)
     if ids is None:
-        return invalid_page(settings, lang)
+        return pages.invalid(lang)
     result = check_sms_code(
         session=session,
         profile_id=ids[0],
         challenge_id=ids[1],
-        code=_text(form, "code")[:32],
+        code=form.code[:32],
         now=utcnow(),
         code_secret=settings.code_secret,
     )
     session.commit()  # a wrong code still costs an attempt
     if result.status == "ok":
-        return message_page(settings, lang, "mobile_verified", "mobile-verified", 200)
+        return pages.message(lang, "mobile_verified", "mobile-verified", 200)
     if result.status == "invalid":
-        return invalid_page(settings, lang)
-    text = strings(settings.templates_dir, lang)
+        return pages.invalid(lang)
+    text = pages.text(lang)
     nonce = csrf.nonce_for(request)
     wrong = result.status == "wrong"
-    return render_page(
-        settings,
+    return pages.render(
         "code.html",
         lang,
         status=422 if wrong else 410,
         nonce=nonce,
-        challenge=_text(form, "challenge") if wrong else None,
+        challenge=form.challenge if wrong else None,
         code_csrf=csrf.form_token(settings, "/code", nonce),
         code_error=text["code_wrong"].format(n=result.attempts_left)
         if wrong
@@ -368,49 +295,54 @@ def _confirm_locale(session: Session, token: str) -> str | None:
 
 @router.get("/e/{token}", response_class=HTMLResponse)
 def email_page(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep
+    token: str, request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:
-    if (limited := rate_limited(request, settings, page_language(request))) is not None:
+    pages = services.pages
+    limited = rate_limited(request, pages, services.limiter, page_language(request))
+    if limited is not None:
         return limited
     locale = _confirm_locale(session, token)
     if locale is None:
-        return invalid_page(settings, page_language(request))
+        return pages.invalid(page_language(request))
     lang = page_language(request, locale=locale)
     nonce = csrf.nonce_for(request)
-    return render_page(
-        settings,
+    return pages.render(
         "email_confirm.html",
         lang,
         nonce=nonce,
         switch=True,
         action=f"/e/{token}",
-        csrf=csrf.form_token(settings, f"/e/{token}", nonce),
+        csrf=csrf.form_token(pages.settings, f"/e/{token}", nonce),
     )
 
 
 @router.post("/e/{token}", response_class=HTMLResponse)
-async def email_confirm(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep
+def email_confirm(
+    token: str,
+    form: Annotated[ConfirmForm, Form()],
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Response:
-    form = await request.form()
-    lang = page_language(request, form)
-    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
+    pages = services.pages
+    lang = page_language(request, form.lang)
+    if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
     locale = _confirm_locale(session, token)
-    lang = page_language(request, form, locale)
+    lang = page_language(request, form.lang, locale)
     if locale is None:
-        return invalid_page(settings, lang)
-    if not csrf.valid(request, settings, f"/e/{token}", form.get("csrf_token")):
-        return message_page(settings, lang, "forbidden", "forbidden", 403)
+        return pages.invalid(lang)
+    if not csrf.valid(request, pages.settings, f"/e/{token}", form.csrf_token):
+        return pages.forbidden(lang)
     result = confirm_email(session=session, token=token, now=utcnow())
     if result.status != "ok":
         session.rollback()
-        return invalid_page(settings, lang)
+        return pages.invalid(lang)
     session.commit()
-    return message_page(settings, lang, "email_verified", "email-verified", 200)
+    return pages.message(lang, "email_verified", "email-verified", 200)
 
 
-@router.get("/static/landing.css", include_in_schema=False)
-def stylesheet(settings: SettingsDep) -> FileResponse:
-    path = Path(settings.templates_dir) / "landing" / "static" / "landing.css"
+@router.get("/static/landing.css")
+def stylesheet(pages: PagesDep) -> FileResponse:
+    path = Path(pages.settings.templates_dir) / "landing" / "static" / "landing.css"
     return FileResponse(path, media_type="text/css", headers={"Cache-Control": "max-age=3600"})

@@ -6,35 +6,42 @@ CSRF token; it can only ever opt an address out. GET shows a button and changes 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
+from typing import Annotated
 
-from enrich.web.deps import SessionDep, SettingsDep
-from enrich.web.landing import invalid_page, message_page, page_language, rate_limited, render_page
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from enrich.web.deps import ServicesDep, SessionDep
+from enrich.web.forms import UnsubscribeForm
+from enrich.web.pages import page_language, rate_limited
 from models.answers.unsubscribe import unsubscribe
 from models.types import utcnow
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # a page, not an API
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(token: str, request: Request, settings: SettingsDep) -> Response:
+def unsubscribe_page(token: str, request: Request, services: ServicesDep) -> Response:
+    pages = services.pages
     lang = page_language(request)
-    if (limited := rate_limited(request, settings, lang)) is not None:
+    if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
-    return render_page(settings, "unsubscribe.html", lang, action=f"/u/{token}")
+    return pages.render("unsubscribe.html", lang, action=f"/u/{token}")
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-async def unsubscribe_post(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep
+def unsubscribe_post(
+    token: str,
+    form: Annotated[UnsubscribeForm, Form()],
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Response:
-    form = await request.form()
-    lang = page_language(request, form)
-    if (limited := await run_in_threadpool(rate_limited, request, settings, lang)) is not None:
+    pages = services.pages
+    lang = page_language(request, form.lang)
+    if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
-    one_click = form.get("List-Unsubscribe") == "One-Click"
+    one_click = form.list_unsubscribe == "One-Click"
     result = unsubscribe(
         session=session,
         token=token,
@@ -42,6 +49,6 @@ async def unsubscribe_post(
         method="list-unsubscribe-post" if one_click else "unsubscribe-page",
     )
     if result.status == "invalid":
-        return invalid_page(settings, lang)
+        return pages.invalid(lang)
     session.commit()
-    return message_page(settings, lang, "unsubscribed", "unsubscribed", 200)
+    return pages.message(lang, "unsubscribed", "unsubscribed", 200)

@@ -6,6 +6,10 @@ a malformed event inside a signed SendGrid batch is recorded as rejected and the
 batch applies, so the provider never retries a batch for ever. A missing verification secret
 answers 503 so the provider retries once we are configured, and so does a database error.
 Logs carry counts only, never addresses or numbers.
+
+These routes read the raw body themselves (a signature covers the exact bytes) and are kept
+out of the OpenAPI document: they are the providers' contract, not ours. The database work
+runs in the thread pool.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -45,7 +50,7 @@ from outreach.providers.webhook_errors import (
 )
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=False)
 
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -53,12 +58,8 @@ TWILIO_SIGNATURE = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
-def _detail(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
-
-
-def _not_configured(setting: str) -> JSONResponse:
-    return _detail(503, f"webhook not configured: set {setting}")
+def _not_configured(setting: str) -> HTTPException:
+    return HTTPException(503, f"webhook not configured: set {setting}")
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,14 @@ async def _store(
     settings: Settings,
     events: Sequence[EventRecord],
     rejected: Sequence[RejectedEvent] = (),
-) -> _Stored | JSONResponse:
+) -> _Stored:
     """Store in one transaction; a database error answers 503 so the provider retries."""
     try:
         # The database work is synchronous: run it off the event loop.
         return await run_in_threadpool(_ingest, get_engine(settings), events, rejected)
     except SQLAlchemyError as err:
         log.error("webhook events not stored: database error (%s)", type(err).__name__)
-        return _detail(503, "events not stored: database unavailable, retry later")
+        raise HTTPException(503, "events not stored: database unavailable, retry later") from None
 
 
 def _counts(received: int, stored: _Stored) -> dict[str, int]:
@@ -102,42 +103,44 @@ def _counts(received: int, stored: _Stored) -> dict[str, int]:
 
 
 @router.post("/sendgrid")
-async def sendgrid_webhook(request: Request, settings: SettingsDep) -> JSONResponse:
+async def sendgrid_webhook(
+    request: Request,
+    settings: SettingsDep,
+    signature: Annotated[str | None, Header(alias=SENDGRID_SIGNATURE)] = None,
+    timestamp: Annotated[str | None, Header(alias=SENDGRID_TIMESTAMP)] = None,
+) -> dict[str, int]:
     """SendGrid's signed Event Webhook: ECDSA over the timestamp header and the raw body."""
     raw = await request.body()  # the exact signed bytes; never re-serialise before verifying
     key = settings.sendgrid_webhook_public_key
     if key is None or not key.get_secret_value().strip():
-        return _not_configured("ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY")
+        raise _not_configured("ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY")
     now = utcnow()
     try:
         verify_sendgrid(
             public_key=key.get_secret_value(),
-            signature_b64=request.headers.get(SENDGRID_SIGNATURE),
-            timestamp=request.headers.get(SENDGRID_TIMESTAMP),
+            signature_b64=signature,
+            timestamp=timestamp,
             raw_body=raw,
             now=now,
             max_age_seconds=settings.webhook_max_age_seconds,
         )
     except SignatureError as err:
         log.warning("sendgrid webhook refused: %s", err)
-        return _detail(403, str(err))
+        raise HTTPException(403, str(err)) from None
     except WebhookConfigurationError:
         log.error("ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY is not a usable EC P-256 public key")
-        return _not_configured("ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY (unusable key)")
+        raise _not_configured("ENRICH_SENDGRID_WEBHOOK_PUBLIC_KEY (unusable key)") from None
     try:
         payload = parse_json(raw)
     except BodyError as err:
-        return _detail(400, str(err))
+        raise HTTPException(400, str(err)) from None
     try:
         batch = parse_sendgrid_batch(payload, received_at=now)
     except WebhookPayloadError:
-        return _detail(400, "body must be a JSON array of events")
-    stored = await _store(settings, batch.events, batch.rejected)
-    if isinstance(stored, JSONResponse):
-        return stored
-    counts = _counts(len(payload), stored)
+        raise HTTPException(400, "body must be a JSON array of events") from None
+    counts = _counts(len(payload), await _store(settings, batch.events, batch.rejected))
     log.info("sendgrid webhook: %s", counts)
-    return JSONResponse(counts)
+    return counts
 
 
 def public_url(settings: Settings, request: Request) -> str:
@@ -150,75 +153,75 @@ def public_url(settings: Settings, request: Request) -> str:
     return settings.base_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
 
 
-async def _verified_form(request: Request, settings: Settings) -> dict[str, str] | JSONResponse:
-    """The form fields of an authentic Twilio request, or the response refusing it."""
+async def _verified_form(
+    request: Request, settings: Settings, signature: str | None
+) -> dict[str, str]:
+    """The form fields of an authentic Twilio request; raises the HTTPException refusing it."""
     raw = await request.body()
     token = settings.twilio_auth_token
     if token is None or not token.get_secret_value():
-        return _not_configured("ENRICH_TWILIO_AUTH_TOKEN")
+        raise _not_configured("ENRICH_TWILIO_AUTH_TOKEN")
     try:
         form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:
-        return _detail(400, "body must be form-encoded UTF-8")
+        raise HTTPException(400, "body must be form-encoded UTF-8") from None
     try:
         verify_twilio(
             auth_token=token.get_secret_value(),
             url=public_url(settings, request),
             params=form,
-            signature=request.headers.get(TWILIO_SIGNATURE),
+            signature=signature,
         )
     except SignatureError as err:
         log.warning("twilio webhook refused: %s", err)
-        return _detail(403, str(err))
+        raise HTTPException(403, str(err)) from None
     return form
 
 
 async def _refuse_callback(
     settings: Settings, form: dict[str, str], err: WebhookPayloadError
-) -> JSONResponse:
+) -> HTTPException:
     """A signed callback we cannot take: kept as rejected when it has a field we refuse, 400."""
     if isinstance(err, MalformedEvent):
-        stored = await _store(settings, [], [rejected_twilio_callback(form, str(err))])
-        if isinstance(stored, JSONResponse):
-            return stored
+        await _store(settings, [], [rejected_twilio_callback(form, str(err))])
         log.warning("twilio callback rejected: %s", err)
-    return _detail(400, str(err))
+    return HTTPException(400, str(err))
+
+
+TwilioSignature = Annotated[str | None, Header(alias=TWILIO_SIGNATURE)]
 
 
 @router.post("/twilio/status")
-async def twilio_status_webhook(request: Request, settings: SettingsDep) -> JSONResponse:
+async def twilio_status_webhook(
+    request: Request,
+    settings: SettingsDep,
+    signature: TwilioSignature = None,
+    oid: str | None = None,
+) -> dict[str, int]:
     """Twilio's message status callback; ``oid`` is the outreach id we put in the URL."""
-    form = await _verified_form(request, settings)
-    if isinstance(form, JSONResponse):
-        return form
+    form = await _verified_form(request, settings, signature)
     try:
-        outreach_id = outreach_id_from(request.query_params.get("oid"))
+        outreach_id = outreach_id_from(oid)
     except MalformedEvent:
-        return _detail(400, "oid must be an outreach id")
+        raise HTTPException(400, "oid must be an outreach id") from None
     try:
         event = twilio_status_event(form, outreach_id, received_at=utcnow())
     except WebhookPayloadError as err:
-        return await _refuse_callback(settings, form, err)
-    stored = await _store(settings, [event])
-    if isinstance(stored, JSONResponse):
-        return stored
-    counts = _counts(1, stored)
+        raise await _refuse_callback(settings, form, err) from None
+    counts = _counts(1, await _store(settings, [event]))
     log.info("twilio status webhook: %s", counts)
-    return JSONResponse(counts)
+    return counts
 
 
 @router.post("/twilio/inbound")
-async def twilio_inbound_webhook(request: Request, settings: SettingsDep) -> Response:
+async def twilio_inbound_webhook(
+    request: Request, settings: SettingsDep, signature: TwilioSignature = None
+) -> Response:
     """An inbound SMS (STOP, START, a reply); answered with empty TwiML so nothing is sent."""
-    form = await _verified_form(request, settings)
-    if isinstance(form, JSONResponse):
-        return form
+    form = await _verified_form(request, settings, signature)
     try:
         event = twilio_inbound_event(form, received_at=utcnow())
     except WebhookPayloadError as err:
-        return await _refuse_callback(settings, form, err)
-    stored = await _store(settings, [event])
-    if isinstance(stored, JSONResponse):
-        return stored
-    log.info("twilio inbound webhook: %s", _counts(1, stored))
+        raise await _refuse_callback(settings, form, err) from None
+    log.info("twilio inbound webhook: %s", _counts(1, await _store(settings, [event])))
     return Response(EMPTY_TWIML, media_type="text/xml")

@@ -15,14 +15,15 @@ from outreach.render import Renderer
 __all__ = ["Channel", "Message", "PostalAddress", "SendResult", "build_channels"]
 
 
-def build_channels(config: OutreachConfig) -> dict[str, Channel]:
-    """``{"email": ..., "sms": ..., "letter": ...}`` sharing one renderer (templates compiled once).
+def build_channels(config: OutreachConfig, renderer: Renderer | None = None) -> dict[str, Channel]:
+    """``{"email": ..., "sms": ..., "letter": ...}`` sharing one renderer (templates compiled once);
+    pass ``renderer`` to share it with other users of the same templates too.
 
     Email goes to the outbox or SendGrid, SMS to the outbox or Twilio, as ``config`` says;
     letters always go to the outbox (the print house takes the batch files). A provider chosen
     without its credentials raises :class:`ConfigurationError` naming the variable.
     """
-    renderer = Renderer(config)
+    renderer = renderer or Renderer(config)
     email: Channel
     sms: Channel
     if config.email_channel == "sendgrid":

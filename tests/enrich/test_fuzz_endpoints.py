@@ -277,6 +277,10 @@ FUZZED = {
     ("POST", "/webhooks/twilio/status"),
     ("POST", "/webhooks/twilio/inbound"),
     ("POST", "/api/contact-moments"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
 }
 
 

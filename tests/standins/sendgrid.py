@@ -65,10 +65,13 @@ class Outcome:
     ``status`` set: wait ``delay`` seconds, answer that status, record nothing. ``status`` None:
     handle the request normally (it may be accepted and recorded), then wait ``delay`` seconds
     before answering: a client that times out meanwhile does not know it was accepted.
+    ``release`` set: wait for it instead, ``delay`` seconds at most (a provider that answers
+    when the test says so).
     """
 
     status: int | None = None
     delay: float = 0.0
+    release: threading.Event | None = None
     errors: tuple[dict[str, Any], ...] | None = None  # the 4xx body's errors, else a default
     reset_at: int | None = None  # X-RateLimit-Reset of a scripted 429
 
@@ -79,6 +82,11 @@ class Outcome:
     @classmethod
     def slow_accept(cls, delay: float) -> Outcome:
         return cls(status=None, delay=delay)
+
+    @classmethod
+    def held(cls, release: threading.Event, *, timeout: float = 30.0) -> Outcome:
+        """Accept the request, then answer once ``release`` is set (``timeout`` at most)."""
+        return cls(status=None, delay=timeout, release=release)
 
     @classmethod
     def hang(cls, delay: float) -> Outcome:
@@ -432,7 +440,9 @@ def create_app(state: SendGridState) -> Starlette:
             await asyncio.sleep(outcome.delay)
             return _scripted(state, outcome)
         response = await _mail_send(request)
-        if outcome is not None:
+        if outcome is not None and outcome.release is not None:
+            await asyncio.to_thread(outcome.release.wait, outcome.delay)
+        elif outcome is not None:
             await asyncio.sleep(outcome.delay)
         return response
 

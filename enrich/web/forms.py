@@ -1,0 +1,61 @@
+"""The forms the landing pages post, as Pydantic models FastAPI fills from the request.
+
+Every field is text and optional: a missing field is the empty string, and the routes (not the
+parser) decide what an empty or odd value means, so a hostile form gets the page's own error.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _PageForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    lang: str = ""
+    csrf_token: str = ""
+
+
+class LinkForm(_PageForm):
+    """``POST /c/{token}``; the ``consent_<purpose>`` answers come from the campaign's purposes,
+    so they are kept as extra fields and read with :meth:`consent`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    email: str = ""
+    mobile: str = ""
+    street: str = ""
+    house_number: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str = ""
+    email_action: str = ""
+    mobile_action: str = ""
+    postal_action: str = ""
+
+    def consent(self, purpose: str) -> str:
+        """The answer for ``purpose`` ("" when none); a repeated field counts by its last value."""
+        value = (self.model_extra or {}).get(f"consent_{purpose}")
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        return value if isinstance(value, str) else ""
+
+
+class CodeForm(_PageForm):
+    """``POST /code``: the one-time SMS code and the signed challenge it answers."""
+
+    challenge: str = ""
+    code: str = ""
+
+
+class ConfirmForm(_PageForm):
+    """``POST /e/{token}``: the button that confirms an email address."""
+
+
+class UnsubscribeForm(BaseModel):
+    """``POST /u/{token}``: the page's button, or a mail client's RFC 8058 one-click POST."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lang: str = ""
+    list_unsubscribe: str = Field(default="", alias="List-Unsubscribe")

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from models.audit import AUDIT_TABLE, audit_many
+from models.audit import AUDIT_TABLE, AuditRow, audit_many
 from models.tables import ContactPoint, DeliveryEvent, Enrollment, Outreach
 from models.vocabulary import (
     ACTIVE,
@@ -32,8 +32,10 @@ from models.vocabulary import (
     INVALID,
     OPTED_OUT,
     SENT,
+    STATUS_ACTION,
     USABLE_STATUSES,
     VALID,
+    AuditAction,
 )
 
 DELIVERY = DeliveryEvent.__table__  # type: ignore[attr-defined]
@@ -54,9 +56,9 @@ CONTACT_STATE_UPDATE = (
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 
-OPT_OUT_SIGNAL = "contact_point.opt_out_signal"
-OPT_IN_SIGNAL = "contact_point.opt_in_signal"
-OPTED_OUT_ACTION = "contact_point.opted_out"
+OPT_OUT_SIGNAL = AuditAction.CONTACT_POINT_OPT_OUT_SIGNAL
+OPT_IN_SIGNAL = AuditAction.CONTACT_POINT_OPT_IN_SIGNAL
+OPTED_OUT_ACTION = AuditAction.CONTACT_POINT_OPTED_OUT
 # Twilio error codes are recorded as invalid_reason "twilio error <code>".
 PROVIDER_INVALID_PREFIX = "twilio error"
 # Which contact-point kind a provider's recipient address names.
@@ -313,12 +315,13 @@ def _resolve(
     return state, decisive
 
 
-def _action(before: dict[str, Any], after: dict[str, Any]) -> str:
+def _action(before: dict[str, Any], after: dict[str, Any]) -> AuditAction:
     if after["status"] != before["status"]:
-        return "restored" if before["status"] == OPTED_OUT else str(after["status"])
+        restored = before["status"] == OPTED_OUT
+        return AuditAction.CONTACT_POINT_RESTORED if restored else STATUS_ACTION[after["status"]]
     if after["opted_out_at"] != before["opted_out_at"]:
-        return OPTED_OUT
-    return BOUNCED if after["bounced_at"] != before["bounced_at"] else INVALID
+        return OPTED_OUT_ACTION
+    return STATUS_ACTION[BOUNCED if after["bounced_at"] != before["bounced_at"] else INVALID]
 
 
 def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> int:
@@ -343,7 +346,7 @@ def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> 
         query = select(CONTACT).where(CONTACT.c.id.in_(chunk)).with_for_update()
         cps.update({r.id: r for r in session.execute(query)})
     signals, pre = _stored_signals(session, cp_ids)
-    audits: list[dict[str, Any]] = []
+    audits: list[AuditRow] = []
     updates: list[dict[str, Any]] = []
     for cp_id in cp_ids:
         cp = cps[cp_id]
@@ -381,7 +384,7 @@ def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> 
             _audit_row(
                 decisive,
                 now,
-                f"contact_point.{action}",
+                action,
                 "contact_point",
                 cp_id,
                 cp.profile_id,
@@ -399,26 +402,26 @@ def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> 
 def _audit_row(
     new: _New,
     now: datetime,
-    action: str,
+    action: AuditAction,
     entity_type: str,
     entity_id: int | None,
     profile_id: int | None,
     before: Any,
     after: Any,
     extra: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": f"provider:{new.event.provider}",
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "profile_id": profile_id,
-        "before": before,
-        "after": after,
-        "reason": (new.event.detail or new.event.event_type)[:500],
-        "evidence": {**_evidence(new), **extra},
-    }
+) -> AuditRow:
+    return AuditRow(
+        at=now,
+        actor=f"provider:{new.event.provider}",
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        profile_id=profile_id,
+        before=before,
+        after=after,
+        reason=(new.event.detail or new.event.event_type)[:500],
+        evidence={**_evidence(new), **extra},
+    )
 
 
 def _step(new: _New) -> int | None:
@@ -469,7 +472,7 @@ def _nudge_enrollments(session: Session, news: list[_New], now: datetime) -> int
             _audit_row(
                 by_enrollment[r.id],
                 now,
-                "enrollment.due_now",
+                AuditAction.ENROLLMENT_DUE_NOW,
                 "enrollment",
                 r.id,
                 r.profile_id,
@@ -507,7 +510,7 @@ def _fail_outreaches(session: Session, news: list[_New], now: datetime) -> None:
             _audit_row(
                 n,
                 now,
-                "outreach.failed",
+                AuditAction.OUTREACH_FAILED,
                 "outreach",
                 oid,
                 None,

@@ -21,7 +21,7 @@ from models.gaps import GAP_BITS
 from models.selection import selection_query
 from models.tables import Campaign, Enrollment, Outreach, Profile, Round
 from models.types import UTCDateTime, utcnow
-from models.vocabulary import ACTIVE
+from models.vocabulary import ACTIVE, AuditAction
 
 ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
@@ -42,7 +42,7 @@ def create_round(
     audit(
         session=session,
         actor=started_by,
-        action="round.start",
+        action=AuditAction.ROUND_START,
         entity_type="round",
         entity_id=round_.id,
         after={"campaign": campaign.key, "version": campaign.version, **parameters},
@@ -62,7 +62,7 @@ def finish_round(*, session: Session, round_id: int, summary: dict[str, Any], ac
     audit(
         session=session,
         actor=actor,
-        action="round.finish",
+        action=AuditAction.ROUND_FINISH,
         entity_type="round",
         entity_id=round_id,
         after=summary,

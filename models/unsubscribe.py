@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from models.audit import audit
 from models.proof import hash_secret
 from models.tables import ContactPoint, Outreach, VerificationToken
-from models.vocabulary import EMAIL, OPTED_OUT
+from models.vocabulary import EMAIL, OPTED_OUT, AuditAction
 
 UNSUBSCRIBE = "unsubscribe"  # VerificationToken.kind of the List-Unsubscribe link
 LEGACY_LINK = "link"  # a personal-link token, in the headers of emails sent before
@@ -72,7 +72,7 @@ def unsubscribe(*, session: Session, token: str, now: datetime, method: str) -> 
     audit(
         session=session,
         actor="customer",
-        action="contact_point.opt_out",
+        action=AuditAction.CONTACT_POINT_OPT_OUT,
         entity_type="contact_point",
         entity_id=cp.id,
         profile_id=cp.profile_id,

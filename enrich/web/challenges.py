@@ -18,6 +18,7 @@ from models.db import stored_id
 from models.proof import EMAIL_CONFIRM, Challenge
 from models.tables import ContactPoint, Outreach, Profile
 from models.types import utcnow
+from models.vocabulary import AuditAction
 from outreach.channels import Message, build_channels
 
 REASON = "proof of control"
@@ -89,7 +90,7 @@ def send_challenges(
         audit(
             session=session,
             actor="system",
-            action="outreach.sent" if result.ok else "outreach.failed",
+            action=AuditAction.OUTREACH_SENT if result.ok else AuditAction.OUTREACH_FAILED,
             entity_type="outreach",
             entity_id=outreach_id,
             profile_id=cp.profile_id,

@@ -4,6 +4,7 @@ inside the caller's transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,15 +14,40 @@ from sqlmodel import Session
 
 from models.tables import AUDIT, AuditEvent
 from models.types import UTCDateTime, utcnow
+from models.vocabulary import AuditAction
 
 AUDIT_TABLE = AUDIT
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One audit event to write with :func:`audit_many`; ``at`` left out is the time of writing.
+
+    An action outside :class:`AuditAction` is refused (``ValueError``) when the row is built.
+    """
+
+    actor: str
+    action: AuditAction
+    entity_type: str
+    entity_id: int | None
+    profile_id: int | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    reason: str | None = None
+    evidence: dict[str, Any] | None = None
+    at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # mypy refuses a plain string; this stops one that arrives untyped (Any, parsed data).
+        if type(self.action) is not AuditAction:
+            object.__setattr__(self, "action", AuditAction(self.action))
 
 
 def audit(
     *,
     session: Session,
     actor: str,
-    action: str,
+    action: AuditAction,
     entity_type: str,
     entity_id: int | None,
     profile_id: int | None = None,
@@ -33,7 +59,7 @@ def audit(
     session.add(
         AuditEvent(
             actor=actor,
-            action=action,
+            action=AuditAction(action),
             entity_type=entity_type,
             entity_id=entity_id,
             profile_id=profile_id,
@@ -45,18 +71,21 @@ def audit(
     )
 
 
-def audit_many(conn: Connection | Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Bulk-insert audit rows (dicts with AuditEvent's columns); ``at`` defaults to now."""
+def audit_many(conn: Connection | Session, rows: Iterable[AuditRow]) -> int:
+    """Bulk-insert audit rows in one executemany; a row without ``at`` is stamped now."""
     now = utcnow()
     batch = [
         {
-            "at": now,
-            "before": None,
-            "after": None,
-            "reason": None,
-            "evidence": None,
-            "profile_id": None,
-            **row,
+            "at": now if row.at is None else row.at,
+            "actor": row.actor,
+            "action": row.action,
+            "entity_type": row.entity_type,
+            "entity_id": row.entity_id,
+            "profile_id": row.profile_id,
+            "before": row.before,
+            "after": row.after,
+            "reason": row.reason,
+            "evidence": row.evidence,
         }
         for row in rows
     ]
@@ -82,7 +111,7 @@ def audit_from_select(
     *,
     now: datetime,
     actor: str,
-    action: str,
+    action: AuditAction,
     entity_type: str,
     source: Select[Any],
 ) -> None:
@@ -93,7 +122,7 @@ def audit_from_select(
     head: list[ColumnElement[Any]] = [
         literal(now, UTCDateTime()),
         literal(actor, String()),
-        literal(action, String()),
+        literal(AuditAction(action), String()),
         literal(entity_type, String()),
     ]
     selected = source.with_only_columns(*head, *source.selected_columns.values())

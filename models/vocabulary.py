@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum, unique
 from typing import Final
 
 CONTACT_KINDS: Final = ("email", "mobile", "phone", "postal")
@@ -58,3 +59,52 @@ EVENT_TYPES: Final = (
     "inbound",
     "unknown",
 )
+
+
+@unique
+class AuditAction(StrEnum):
+    """AuditEvent.action: what happened, as ``<entity type>.<what>``. The values are stored, so
+    they never change; the README's "The audit trail" lists them for the auditor."""
+
+    PROFILE_CREATE = "profile.create"
+    PROFILE_UPDATE = "profile.update"
+    PROFILE_ARCHIVED = "profile.archived"
+    PROFILE_ERASED = "profile.erased"
+    CONTACT_POINT_CREATE = "contact_point.create"
+    CONTACT_POINT_UPDATE = "contact_point.update"
+    CONTACT_POINT_ADDED = "contact_point.added"
+    CONTACT_POINT_REENTERED = "contact_point.reentered"
+    CONTACT_POINT_CONFIRMED = "contact_point.confirmed"
+    CONTACT_POINT_VERIFIED = "contact_point.verified"
+    CONTACT_POINT_BOUNCED = "contact_point.bounced"
+    CONTACT_POINT_INVALID = "contact_point.invalid"
+    CONTACT_POINT_OPT_OUT = "contact_point.opt_out"
+    CONTACT_POINT_OPTED_OUT = "contact_point.opted_out"
+    CONTACT_POINT_RESTORED = "contact_point.restored"
+    CONTACT_POINT_OPT_OUT_SIGNAL = "contact_point.opt_out_signal"
+    CONTACT_POINT_OPT_IN_SIGNAL = "contact_point.opt_in_signal"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    SUBMISSION_RECEIVED = "submission.received"
+    ROUND_START = "round.start"
+    ROUND_FINISH = "round.finish"
+    ROUND_CAMPAIGN_UPDATED = "round.campaign_updated"
+    ENROLLMENT_START = "enrollment.start"
+    ENROLLMENT_DUE_NOW = "enrollment.due_now"
+    ENROLLMENT_COMPLETE = "enrollment.complete"
+    ENROLLMENT_EXHAUSTED = "enrollment.exhausted"
+    ENROLLMENT_STOP = "enrollment.stop"
+    OUTREACH_SENT = "outreach.sent"
+    OUTREACH_FAILED = "outreach.failed"
+    OUTREACH_RESOLVED = "outreach.resolved"
+    SWEEP_START = "sweep.start"
+    SWEEP_FINISH = "sweep.finish"
+    SWEEP_DECIDED = "sweep.decided"
+
+
+# The action a contact point's new delivery status is audited as (webhooks, suppression lists).
+STATUS_ACTION: Final = {
+    BOUNCED: AuditAction.CONTACT_POINT_BOUNCED,
+    INVALID: AuditAction.CONTACT_POINT_INVALID,
+    OPTED_OUT: AuditAction.CONTACT_POINT_OPTED_OUT,
+}

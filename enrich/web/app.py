@@ -11,15 +11,7 @@ from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from enrich.settings import Settings, get_settings
-from enrich.web import (
-    api_docs,
-    contact_moments,
-    errors,
-    health,
-    landing,
-    unsubscribe,
-    webhooks,
-)
+from enrich.web import api_docs, contact_moments, errors, health, landing, unsubscribe, webhooks
 from enrich.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from enrich.web.services import build_services
 

@@ -17,6 +17,7 @@ from models.audit import audit
 from models.db import stored_id
 from models.tables import ContactPoint, Outreach, Profile
 from models.types import utcnow
+from models.vocabulary import AuditAction
 from outreach.channels import Channel, Message
 
 REASON = "proof of control"
@@ -93,7 +94,7 @@ def send_challenges(
         audit(
             session=session,
             actor="system",
-            action="outreach.sent" if result.ok else "outreach.failed",
+            action=AuditAction.OUTREACH_SENT if result.ok else AuditAction.OUTREACH_FAILED,
             entity_type="outreach",
             entity_id=outreach_id,
             profile_id=cp.profile_id,

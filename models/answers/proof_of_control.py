@@ -24,7 +24,7 @@ from models.audit import audit
 from models.db import stored_id
 from models.rounds.completion import complete_if_done
 from models.tables import ContactPoint, VerificationToken
-from models.vocabulary import VERIFIED
+from models.vocabulary import VERIFIED, AuditAction
 
 EMAIL_CONFIRM: Final = "email_confirm"
 SMS_CODE: Final = "sms_code"
@@ -138,7 +138,7 @@ def verify_contact_point(
     now: datetime,
     primary: bool,
     evidence: dict[str, Any],
-    action: str = "contact_point.verified",
+    action: AuditAction = AuditAction.CONTACT_POINT_VERIFIED,
 ) -> None:
     """Mark ``cp`` verified (an opt-out is lifted: proving control is an opt-in), with audit."""
     before = _state(cp)

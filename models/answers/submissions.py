@@ -40,7 +40,7 @@ from models.contact_data.validation import (
 )
 from models.rounds.completion import complete_if_done
 from models.tables import Consent, ContactPoint, Profile, Submission
-from models.vocabulary import CHANNEL_KIND, OPTED_OUT, UNVERIFIED, VALID
+from models.vocabulary import CHANNEL_KIND, OPTED_OUT, UNVERIFIED, VALID, AuditAction
 
 LINK_METHOD = {"email": "link:email", "sms": "link:sms", "letter": "letter:qr"}
 MAX_FIELD = 320  # longer than any valid email; everything longer is refused outright
@@ -195,7 +195,7 @@ def _confirm(
     audit(
         session=session,
         actor="customer",
-        action="contact_point.confirmed",
+        action=AuditAction.CONTACT_POINT_CONFIRMED,
         entity_type="contact_point",
         entity_id=cp.id,
         profile_id=cp.profile_id,
@@ -264,7 +264,9 @@ def _change(
     audit(
         session=session,
         actor="customer",
-        action="contact_point.added" if existing is None else "contact_point.reentered",
+        action=AuditAction.CONTACT_POINT_ADDED
+        if existing is None
+        else AuditAction.CONTACT_POINT_REENTERED,
         entity_type="contact_point",
         entity_id=cp.id,
         profile_id=ctx.profile_id,
@@ -356,7 +358,7 @@ def apply_submission(
         audit(
             session=session,
             actor="customer",
-            action="consent.granted" if granted else "consent.withdrawn",
+            action=AuditAction.CONSENT_GRANTED if granted else AuditAction.CONSENT_WITHDRAWN,
             entity_type="consent",
             entity_id=consent.id,
             profile_id=ctx.profile_id,
@@ -369,7 +371,7 @@ def apply_submission(
     audit(
         session=session,
         actor="customer",
-        action="submission.received",
+        action=AuditAction.SUBMISSION_RECEIVED,
         entity_type="submission",
         entity_id=submission.id,
         profile_id=ctx.profile_id,

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from models.answers.link_tokens import LINK_KIND, UNSUBSCRIBE_KIND, hash_presented
 from models.audit import audit
 from models.tables import ContactPoint, Outreach, VerificationToken
-from models.vocabulary import EMAIL, OPTED_OUT
+from models.vocabulary import EMAIL, OPTED_OUT, AuditAction
 
 UNSUBSCRIBE = UNSUBSCRIBE_KIND
 LEGACY_LINK = LINK_KIND  # a personal-link token, in the headers of emails sent before
@@ -72,7 +72,7 @@ def unsubscribe(*, session: Session, token: str, now: datetime, method: str) -> 
     audit(
         session=session,
         actor="customer",
-        action="contact_point.opt_out",
+        action=AuditAction.CONTACT_POINT_OPT_OUT,
         entity_type="contact_point",
         entity_id=cp.id,
         profile_id=cp.profile_id,

@@ -23,11 +23,12 @@ from typing import Any, Final
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.engine import Connection
 
-from models.audit import audit_many
+from models.audit import AuditRow, audit_many
 from models.campaigns.spec import CampaignSpec
 from models.tables import AUDIT, CAMPAIGN, ROUND
+from models.vocabulary import AuditAction
 
-CAMPAIGN_UPDATED: Final = "round.campaign_updated"
+CAMPAIGN_UPDATED: Final = AuditAction.ROUND_CAMPAIGN_UPDATED
 
 
 @dataclass(frozen=True)
@@ -137,18 +138,18 @@ def record_campaign_updates(
             continue
         before = max([rc.started_version, *seen])
         events.append(
-            {
-                "at": now,
-                "actor": actor,
-                "action": CAMPAIGN_UPDATED,
-                "entity_type": "round",
-                "entity_id": round_id,
-                "before": {"campaign": rc.key, "version": before},
-                "after": {"campaign": rc.key, "version": rc.newest_version},
-                "reason": f"campaign {rc.key} v{rc.newest_version}: its ladder applies to the "
+            AuditRow(
+                at=now,
+                actor=actor,
+                action=CAMPAIGN_UPDATED,
+                entity_type="round",
+                entity_id=round_id,
+                before={"campaign": rc.key, "version": before},
+                after={"campaign": rc.key, "version": rc.newest_version},
+                reason=f"campaign {rc.key} v{rc.newest_version}: its ladder applies to the "
                 f"steps not yet sent (round started with v{rc.started_version})",
-                "evidence": {"campaign_id": rc.newest_campaign_id},
-            }
+                evidence={"campaign_id": rc.newest_campaign_id},
+            )
         )
     return audit_many(conn, events)
 

@@ -33,13 +33,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from models.audit import audit_many
+from models.audit import AuditRow, audit_many
 from models.campaigns.gaps import gaps_of
 from models.campaigns.spec import CampaignSpec, sync_campaign
 from models.rounds.selection import gap_masks
 from models.scheduling.caps import CapPolicy, cap_hold, recent_sends
 from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE, ROUND, TOKEN
-from models.vocabulary import ACTIVE, CHANNEL_KIND, CHANNELS, EXHAUSTED, OPTED_OUT, SENT, STANDING
+from models.vocabulary import (
+    ACTIVE,
+    CHANNEL_KIND,
+    CHANNELS,
+    EXHAUSTED,
+    OPTED_OUT,
+    SENT,
+    STANDING,
+    AuditAction,
+)
 
 # The occasions another system may name. A fixed list, not free text: the context is stored and
 # audited, and free text could carry personal data. A new occasion is one entry here.
@@ -148,16 +157,16 @@ def _standing_round(conn: Connection, *, spec: CampaignSpec, profile_id: int, no
     audit_many(
         conn,
         [
-            {
-                "at": now,
-                "actor": ACTOR,
-                "action": "round.start",
-                "entity_type": "round",
-                "entity_id": round_id,
-                "after": {"campaign": campaign.key, "version": campaign.version, "standing": True},
-                "reason": f"standing round for contact moments of campaign {campaign.key} "
+            AuditRow(
+                at=now,
+                actor=ACTOR,
+                action=AuditAction.ROUND_START,
+                entity_type="round",
+                entity_id=round_id,
+                after={"campaign": campaign.key, "version": campaign.version, "standing": True},
+                reason=f"standing round for contact moments of campaign {campaign.key} "
                 f"v{campaign.version}",
-            }
+            )
         ],
     )
     return round_id
@@ -298,32 +307,32 @@ def record_contact_moment(
         "context": context,
     }
     audits = [
-        {
-            "at": now,
-            "actor": ACTOR,
-            "action": "outreach.sent",
-            "entity_type": "outreach",
-            "entity_id": outreach_id,
-            "profile_id": profile.id,
-            "after": {"channel": channel, "template": TEMPLATE, "context": context},
-            "reason": reason,
-            "evidence": evidence,
-        }
+        AuditRow(
+            at=now,
+            actor=ACTOR,
+            action=AuditAction.OUTREACH_SENT,
+            entity_type="outreach",
+            entity_id=outreach_id,
+            profile_id=profile.id,
+            after={"channel": channel, "template": TEMPLATE, "context": context},
+            reason=reason,
+            evidence=evidence,
+        )
     ]
     if created:
         audits.insert(
             0,
-            {
-                "at": now,
-                "actor": ACTOR,
-                "action": "enrollment.start",
-                "entity_type": "enrollment",
-                "entity_id": enrollment.id,
-                "profile_id": profile.id,
-                "after": {"state": ACTIVE, "gaps": list(gaps)},
-                "reason": f"contact moment ({context}, {channel})",
-                "evidence": {"round_id": enrollment.round_id},
-            },
+            AuditRow(
+                at=now,
+                actor=ACTOR,
+                action=AuditAction.ENROLLMENT_START,
+                entity_type="enrollment",
+                entity_id=enrollment.id,
+                profile_id=profile.id,
+                after={"state": ACTIVE, "gaps": list(gaps)},
+                reason=f"contact moment ({context}, {channel})",
+                evidence={"round_id": enrollment.round_id},
+            ),
         )
     audit_many(conn, audits)
     return RecordedAsk(
@@ -377,18 +386,18 @@ def close_expired_moments(conn: Connection, *, now: datetime) -> int:
     audit_many(
         conn,
         [
-            {
-                "at": now,
-                "actor": ACTOR,
-                "action": "enrollment.exhausted",
-                "entity_type": "enrollment",
-                "entity_id": row.id,
-                "profile_id": row.profile_id,
-                "before": {"state": ACTIVE},
-                "after": {"state": EXHAUSTED, "end_reason": LINKS_EXPIRED},
-                "reason": LINKS_EXPIRED,
-                "evidence": {"round_id": row.round_id},
-            }
+            AuditRow(
+                at=now,
+                actor=ACTOR,
+                action=AuditAction.ENROLLMENT_EXHAUSTED,
+                entity_type="enrollment",
+                entity_id=row.id,
+                profile_id=row.profile_id,
+                before={"state": ACTIVE},
+                after={"state": EXHAUSTED, "end_reason": LINKS_EXPIRED},
+                reason=LINKS_EXPIRED,
+                evidence={"round_id": row.round_id},
+            )
             for row in ended
         ],
     )

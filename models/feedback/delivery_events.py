@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from models.audit import AUDIT_TABLE, audit_many
+from models.audit import AUDIT_TABLE, AuditRow, audit_many
 from models.tables import CONTACT, DELIVERY, ENROLLMENT, OUTREACH
 from models.vocabulary import (
     ACTIVE,
@@ -33,8 +33,10 @@ from models.vocabulary import (
     INVALID,
     OPTED_OUT,
     SENT,
+    STATUS_ACTION,
     USABLE_STATUSES,
     VALID,
+    AuditAction,
 )
 
 # A contact point's delivery state (:func:`_state`), written in bulk: b_id, b_updated_at and
@@ -51,9 +53,9 @@ CONTACT_STATE_UPDATE = (
     )
 )
 
-OPT_OUT_SIGNAL = "contact_point.opt_out_signal"
-OPT_IN_SIGNAL = "contact_point.opt_in_signal"
-OPTED_OUT_ACTION = "contact_point.opted_out"
+OPT_OUT_SIGNAL = AuditAction.CONTACT_POINT_OPT_OUT_SIGNAL
+OPT_IN_SIGNAL = AuditAction.CONTACT_POINT_OPT_IN_SIGNAL
+OPTED_OUT_ACTION = AuditAction.CONTACT_POINT_OPTED_OUT
 # A provider's report that a number takes no messages is kept as the invalid_reason
 # "<provider> error <code>"; validation and returned letters word their reasons otherwise.
 PROVIDER_REPORT = re.compile(r"[a-z_]+ error \S+")
@@ -316,12 +318,13 @@ def _resolve(
     return state, decisive
 
 
-def _action(before: dict[str, Any], after: dict[str, Any]) -> str:
+def _action(before: dict[str, Any], after: dict[str, Any]) -> AuditAction:
     if after["status"] != before["status"]:
-        return "restored" if before["status"] == OPTED_OUT else str(after["status"])
+        restored = before["status"] == OPTED_OUT
+        return AuditAction.CONTACT_POINT_RESTORED if restored else STATUS_ACTION[after["status"]]
     if after["opted_out_at"] != before["opted_out_at"]:
-        return OPTED_OUT
-    return BOUNCED if after["bounced_at"] != before["bounced_at"] else INVALID
+        return OPTED_OUT_ACTION
+    return STATUS_ACTION[BOUNCED if after["bounced_at"] != before["bounced_at"] else INVALID]
 
 
 def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> int:
@@ -346,7 +349,7 @@ def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> 
         query = select(CONTACT).where(CONTACT.c.id.in_(chunk)).with_for_update()
         cps.update({r.id: r for r in session.execute(query)})
     signals, pre = _stored_signals(session, cp_ids)
-    audits: list[dict[str, Any]] = []
+    audits: list[AuditRow] = []
     updates: list[dict[str, Any]] = []
     for cp_id in cp_ids:
         cp = cps[cp_id]
@@ -384,7 +387,7 @@ def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> 
             _audit_row(
                 decisive,
                 now,
-                f"contact_point.{action}",
+                action,
                 "contact_point",
                 cp_id,
                 cp.profile_id,
@@ -402,26 +405,26 @@ def _apply_contact_points(session: Session, news: list[_New], now: datetime) -> 
 def _audit_row(
     new: _New,
     now: datetime,
-    action: str,
+    action: AuditAction,
     entity_type: str,
     entity_id: int | None,
     profile_id: int | None,
     before: Any,
     after: Any,
     extra: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": f"provider:{new.event.provider}",
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "profile_id": profile_id,
-        "before": before,
-        "after": after,
-        "reason": (new.event.detail or new.event.event_type)[:500],
-        "evidence": {**_evidence(new), **extra},
-    }
+) -> AuditRow:
+    return AuditRow(
+        at=now,
+        actor=f"provider:{new.event.provider}",
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        profile_id=profile_id,
+        before=before,
+        after=after,
+        reason=(new.event.detail or new.event.event_type)[:500],
+        evidence={**_evidence(new), **extra},
+    )
 
 
 def _step(new: _New) -> int | None:
@@ -472,7 +475,7 @@ def _nudge_enrollments(session: Session, news: list[_New], now: datetime) -> int
             _audit_row(
                 by_enrollment[r.id],
                 now,
-                "enrollment.due_now",
+                AuditAction.ENROLLMENT_DUE_NOW,
                 "enrollment",
                 r.id,
                 r.profile_id,
@@ -510,7 +513,7 @@ def _fail_outreaches(session: Session, news: list[_New], now: datetime) -> None:
             _audit_row(
                 n,
                 now,
-                "outreach.failed",
+                AuditAction.OUTREACH_FAILED,
                 "outreach",
                 oid,
                 None,

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
-from models.audit import audit_many
+from models.audit import AuditRow, audit_many
 from models.tables import CONTACT, ENROLLMENT, OUTREACH
-from models.vocabulary import ACTIVE, FAILED, INVALID, LETTER, OPTED_OUT, SENT
+from models.vocabulary import ACTIVE, FAILED, INVALID, LETTER, OPTED_OUT, SENT, AuditAction
 
 RETURNED_REASON = "letter returned"
 _RETURN_CODE = re.compile(r"L-?(\d{6,})-?(\d)")
@@ -121,18 +121,18 @@ def mark_returned(
             [{"b_id": cp_id, "b_now": now} for cp_id in to_mark],
         )
     audits = [
-        {
-            "at": now,
-            "actor": actor,
-            "action": "contact_point.invalid",
-            "entity_type": "contact_point",
-            "entity_id": cp_id,
-            "profile_id": letter.profile_id,
-            "before": {"status": letter.cp_status, "invalid_reason": letter.invalid_reason},
-            "after": {"status": INVALID, "invalid_reason": RETURNED_REASON},
-            "reason": RETURNED_REASON,
-            "evidence": {"outreach_id": letter.id, "code": ids[letter.id]},
-        }
+        AuditRow(
+            at=now,
+            actor=actor,
+            action=AuditAction.CONTACT_POINT_INVALID,
+            entity_type="contact_point",
+            entity_id=cp_id,
+            profile_id=letter.profile_id,
+            before={"status": letter.cp_status, "invalid_reason": letter.invalid_reason},
+            after={"status": INVALID, "invalid_reason": RETURNED_REASON},
+            reason=RETURNED_REASON,
+            evidence={"outreach_id": letter.id, "code": ids[letter.id]},
+        )
         for cp_id, letter in to_mark.items()
     ]
     audits += _fail_letters(session, letters, ids, now, actor)
@@ -150,7 +150,7 @@ def mark_returned(
 
 def _fail_letters(
     session: Session, letters: dict[int, Any], ids: dict[int, str], now: datetime, actor: str
-) -> list[dict[str, Any]]:
+) -> list[AuditRow]:
     """A returned letter was not delivered: a sent letter outreach becomes failed."""
     sent = [letter for letter in letters.values() if letter.outreach_status == SENT]
     if not sent:
@@ -162,25 +162,25 @@ def _fail_letters(
         [{"b_id": letter.id, "b_now": now} for letter in sent],
     )
     return [
-        {
-            "at": now,
-            "actor": actor,
-            "action": "outreach.failed",
-            "entity_type": "outreach",
-            "entity_id": letter.id,
-            "profile_id": letter.profile_id,
-            "before": {"status": SENT},
-            "after": {"status": FAILED},
-            "reason": RETURNED_REASON,
-            "evidence": {"outreach_id": letter.id, "code": ids[letter.id]},
-        }
+        AuditRow(
+            at=now,
+            actor=actor,
+            action=AuditAction.OUTREACH_FAILED,
+            entity_type="outreach",
+            entity_id=letter.id,
+            profile_id=letter.profile_id,
+            before={"status": SENT},
+            after={"status": FAILED},
+            reason=RETURNED_REASON,
+            evidence={"outreach_id": letter.id, "code": ids[letter.id]},
+        )
         for letter in sent
     ]
 
 
 def _nudge(
     session: Session, letters: dict[int, Any], ids: dict[int, str], now: datetime, actor: str
-) -> list[dict[str, Any]]:
+) -> list[AuditRow]:
     """The enrollment waiting on a returned letter moves on now instead of after its window."""
     by_enrollment = {
         letter.enrollment_id: letter
@@ -210,20 +210,20 @@ def _nudge(
         [{"b_id": r.id, "b_now": now} for r in due],
     )
     return [
-        {
-            "at": now,
-            "actor": actor,
-            "action": "enrollment.due_now",
-            "entity_type": "enrollment",
-            "entity_id": r.id,
-            "profile_id": by_enrollment[r.id].profile_id,
-            "before": {"next_due_at": r.next_due_at.isoformat() if r.next_due_at else None},
-            "after": {"next_due_at": now.isoformat()},
-            "reason": RETURNED_REASON,
-            "evidence": {
+        AuditRow(
+            at=now,
+            actor=actor,
+            action=AuditAction.ENROLLMENT_DUE_NOW,
+            entity_type="enrollment",
+            entity_id=r.id,
+            profile_id=by_enrollment[r.id].profile_id,
+            before={"next_due_at": r.next_due_at.isoformat() if r.next_due_at else None},
+            after={"next_due_at": now.isoformat()},
+            reason=RETURNED_REASON,
+            evidence={
                 "outreach_id": by_enrollment[r.id].id,
                 "code": ids[by_enrollment[r.id].id],
             },
-        }
+        )
         for r in due
     ]

@@ -22,16 +22,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from models.audit import audit_many
-from models.feedback.delivery_events import (
-    CONTACT,
-    CONTACT_STATE_UPDATE,
-    OPTED_OUT_ACTION,
-    _chunks,
-    _iso,
-    _state,
+from models.audit import AuditRow, audit_many
+from models.feedback.delivery_events import CONTACT, CONTACT_STATE_UPDATE, _chunks, _iso, _state
+from models.vocabulary import (
+    BOUNCED,
+    INVALID,
+    OPTED_OUT,
+    STATUS_ACTION,
+    USABLE_STATUSES,
+    AuditAction,
 )
-from models.vocabulary import BOUNCED, INVALID, OPTED_OUT, USABLE_STATUSES
 
 # Applied in this order, so the stronger status is the one left standing.
 _ORDER: Final = (INVALID, BOUNCED, OPTED_OUT)
@@ -86,29 +86,29 @@ def _apply(state: dict[str, Any], entry: SuppressionEntry) -> bool:
     return True
 
 
-def _action(status: str) -> str:
+def _action(status: str) -> AuditAction:
     """The same actions webhook events write, so a contact point's history reads as one."""
-    return OPTED_OUT_ACTION if status == OPTED_OUT else f"contact_point.{status}"
+    return STATUS_ACTION[status]
 
 
 def _audit_row(
     cp: Any, before: dict, after: dict, entry: SuppressionEntry, now: datetime, actor: str
-) -> dict[str, Any]:
+) -> AuditRow:
     evidence: dict[str, Any] = {"list": entry.list_name, "created": _iso(entry.created)}
     if entry.status:
         evidence["status"] = entry.status
-    return {
-        "at": now,
-        "actor": actor,
-        "action": _action(after["status"]),
-        "entity_type": "contact_point",
-        "entity_id": cp.id,
-        "profile_id": cp.profile_id,
-        "before": {k: _iso(v) if isinstance(v, datetime) else v for k, v in before.items()},
-        "after": {k: _iso(v) if isinstance(v, datetime) else v for k, v in after.items()},
-        "reason": f"{entry.provider} suppression list: {entry.list_name}",
-        "evidence": evidence,
-    }
+    return AuditRow(
+        at=now,
+        actor=actor,
+        action=_action(after["status"]),
+        entity_type="contact_point",
+        entity_id=cp.id,
+        profile_id=cp.profile_id,
+        before={k: _iso(v) if isinstance(v, datetime) else v for k, v in before.items()},
+        after={k: _iso(v) if isinstance(v, datetime) else v for k, v in after.items()},
+        reason=f"{entry.provider} suppression list: {entry.list_name}",
+        evidence=evidence,
+    )
 
 
 def apply_suppressions(
@@ -137,7 +137,7 @@ def apply_suppressions(
     matched: dict[str, int] = defaultdict(int)
     changed: dict[str, int] = defaultdict(int)
     updates: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
+    audits: list[AuditRow] = []
     for cp in cps:
         found = by_email[cp.lowered]
         for name in {e.list_name for e in found}:

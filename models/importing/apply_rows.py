@@ -29,7 +29,7 @@ from models.importing.read_file import (
 )
 from models.tables import CONTACT, PROFILE
 from models.types import utcnow
-from models.vocabulary import BOUNCED, OPTED_OUT, VERIFIED
+from models.vocabulary import BOUNCED, OPTED_OUT, VERIFIED, AuditAction
 
 __all__ = ["REQUIRED_COLUMNS", "ImportFileError", "ImportReport", "RejectRow", "import_csv"]
 
@@ -101,7 +101,7 @@ class _Chunk:
         now = self.ctx.now
         return {"source_at": now, "updated_at": now, **({"created_at": now} if created else {})}
 
-    def audit(self, row: Row, action: str, entity_id: int, profile_id: int,
+    def audit(self, row: Row, action: AuditAction, entity_id: int, profile_id: int,
               before: dict[str, Any] | None, after: dict[str, Any]) -> None:  # fmt: skip
         self.audits.append({
             "action": action, "entity_type": action.split(".")[0], "entity_id": entity_id,
@@ -158,7 +158,7 @@ class _Chunk:
                 new = {f: changed.get(f, old[f]) for f in PROFILE_FIELDS}
                 updates.append({"id": old["id"], **new, "source": self.source(row)})
                 before = {f: old[f] for f in changed}
-                self.audit(row, "profile.update", old["id"], old["id"], before, changed)
+                self.audit(row, AuditAction.PROFILE_UPDATE, old["id"], old["id"], before, changed)
         _update_many(self.conn, P, updates, self.stamps(created=False))
 
     def create_profiles(self, rows: list[Row], stored: dict[str, dict[str, Any]]) -> None:
@@ -179,7 +179,7 @@ class _Chunk:
             new_id = new_ids[row.external_id]
             stored[row.external_id] = {"id": new_id}
             after = {f: value[f] for f in ("external_id", *PROFILE_FIELDS)}
-            self.audit(row, "profile.create", new_id, new_id, None, after)
+            self.audit(row, AuditAction.PROFILE_CREATE, new_id, new_id, None, after)
 
     def write_points(
         self, rows: list[Row], stored: dict[str, dict[str, Any]],
@@ -205,7 +205,9 @@ class _Chunk:
                     updates.append({"id": old["id"], **merged, "source": self.source(row)})
                     before = {"kind": kind, **{f: old[f] for f in changed}}
                     after = {"kind": kind, **{f: merged[f] for f in changed}}
-                    self.audit(row, "contact_point.update", old["id"], profile_id, before, after)
+                    self.audit(
+                        row, AuditAction.CONTACT_POINT_UPDATE, old["id"], profile_id, before, after
+                    )
                 if row.external_id not in self.new_ids:
                     self.touched.add(row.external_id)
         if inserts:
@@ -225,7 +227,9 @@ class _Chunk:
             for row, value in inserts:
                 new_id = new_ids[(value["profile_id"], value["kind"])]
                 after = {f: value[f] for f in ("kind", *POINT_FIELDS) if value[f] is not None}
-                self.audit(row, "contact_point.create", new_id, value["profile_id"], None, after)
+                self.audit(
+                    row, AuditAction.CONTACT_POINT_CREATE, new_id, value["profile_id"], None, after
+                )
         _update_many(self.conn, C, updates, self.stamps(created=False))
 
 

@@ -26,7 +26,7 @@ from typing import Any, Final
 from sqlalchemy import and_, bindparam, delete, func, null, or_, select, update
 from sqlalchemy.engine import Connection
 
-from models.audit import AUDIT_TABLE, audit_many
+from models.audit import AUDIT_TABLE, AuditRow, audit_many
 from models.tables import (
     CONSENT,
     CONTACT,
@@ -38,6 +38,7 @@ from models.tables import (
     SUBMISSION,
     TOKEN,
 )
+from models.vocabulary import AuditAction
 
 CP = CONTACT
 AUDIT = AUDIT_TABLE
@@ -280,17 +281,17 @@ def erase_profiles(
         audit_many(
             conn,
             [
-                {
-                    "at": now,
-                    "actor": actor,
-                    "action": "profile.erased",
-                    "entity_type": "profile",
-                    "entity_id": pid,
-                    "profile_id": pid,
-                    "after": {"external_id": markers[pid], **counts.get(pid, {})},
-                    "reason": why[pid][1] if pid in why else "erasure",
-                    "evidence": {"proposal_id": why[pid][0] if pid in why else None},
-                }
+                AuditRow(
+                    at=now,
+                    actor=actor,
+                    action=AuditAction.PROFILE_ERASED,
+                    entity_type="profile",
+                    entity_id=pid,
+                    profile_id=pid,
+                    after={"external_id": markers[pid], **counts.get(pid, {})},
+                    reason=why[pid][1] if pid in why else "erasure",
+                    evidence={"proposal_id": why[pid][0] if pid in why else None},
+                )
                 for pid in ids
             ],
         )

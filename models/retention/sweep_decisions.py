@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from models.audit import audit_many
+from models.audit import AuditRow, audit_many
 from models.retention.erasure import erase_profiles
 from models.retention.stale import (
     ARCHIVE,
@@ -28,7 +28,7 @@ from models.retention.stale import (
     last_interaction,
 )
 from models.tables import ENROLLMENT, PROFILE, PROPOSAL
-from models.vocabulary import ACTIVE, STOPPED
+from models.vocabulary import ACTIVE, STOPPED, AuditAction
 
 _CHUNK = 500
 
@@ -109,17 +109,17 @@ def _stop_enrollments(
         audit_many(
             conn,
             [
-                {
-                    "at": now,
-                    "actor": actor,
-                    "action": "enrollment.stop",
-                    "entity_type": "enrollment",
-                    "entity_id": eid,
-                    "profile_id": pid,
-                    "before": {"state": ACTIVE},
-                    "after": {"state": STOPPED},
-                    "reason": f"sweep decision: {decision}",
-                }
+                AuditRow(
+                    at=now,
+                    actor=actor,
+                    action=AuditAction.ENROLLMENT_STOP,
+                    entity_type="enrollment",
+                    entity_id=eid,
+                    profile_id=pid,
+                    before={"state": ACTIVE},
+                    after={"state": STOPPED},
+                    reason=f"sweep decision: {decision}",
+                )
                 for eid, pid in ids
             ],
         )
@@ -179,18 +179,18 @@ def decide(
     audit_many(
         conn,
         [
-            {
-                "at": now,
-                "actor": decided_by,
-                "action": "sweep.decided",
-                "entity_type": "sweep_proposal",
-                "entity_id": r.id,
-                "profile_id": r.profile_id,
-                "before": {"status": OPEN, "proposal": r.proposal},
-                "after": {"status": DECIDED, "decision": decision},
-                "reason": r.reason,
-                "evidence": {"sweep_run_id": r.sweep_run_id, "proposal_id": r.id, "note": note},
-            }
+            AuditRow(
+                at=now,
+                actor=decided_by,
+                action=AuditAction.SWEEP_DECIDED,
+                entity_type="sweep_proposal",
+                entity_id=r.id,
+                profile_id=r.profile_id,
+                before={"status": OPEN, "proposal": r.proposal},
+                after={"status": DECIDED, "decision": decision},
+                reason=r.reason,
+                evidence={"sweep_run_id": r.sweep_run_id, "proposal_id": r.id, "note": note},
+            )
             for r in rows
         ],
     )
@@ -223,18 +223,18 @@ def _archive(conn: Connection, rows: Sequence[Any], actor: str, now: datetime) -
     audit_many(
         conn,
         [
-            {
-                "at": now,
-                "actor": actor,
-                "action": "profile.archived",
-                "entity_type": "profile",
-                "entity_id": pid,
-                "profile_id": pid,
-                "before": {"archived_at": None},
-                "after": {"archived_at": now.isoformat()},
-                "reason": by_profile[pid].reason,
-                "evidence": {"proposal_id": by_profile[pid].id},
-            }
+            AuditRow(
+                at=now,
+                actor=actor,
+                action=AuditAction.PROFILE_ARCHIVED,
+                entity_type="profile",
+                entity_id=pid,
+                profile_id=pid,
+                before={"archived_at": None},
+                after={"archived_at": now.isoformat()},
+                reason=by_profile[pid].reason,
+                evidence={"proposal_id": by_profile[pid].id},
+            )
             for pid in sorted(archived)
         ],
     )

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from models.audit import audit_many
+from models.audit import AuditRow, audit_many
 from models.retention.stale import (
     ARCHIVE,
     DECIDED,
@@ -35,6 +35,7 @@ from models.retention.stale import (
 )
 from models.retention.sweep_decisions import Decided, decide
 from models.tables import PROFILE, PROPOSAL, SWEEP_RUN
+from models.vocabulary import AuditAction
 
 __all__ = [
     "ARCHIVE",
@@ -77,14 +78,14 @@ def start_sweep(conn: Connection, *, started_by: str, idle_days: int, now: datet
     audit_many(
         conn,
         [
-            {
-                "at": now,
-                "actor": started_by,
-                "action": "sweep.start",
-                "entity_type": "sweep_run",
-                "entity_id": run_id,
-                "after": {"idle_days": idle_days},
-            }
+            AuditRow(
+                at=now,
+                actor=started_by,
+                action=AuditAction.SWEEP_START,
+                entity_type="sweep_run",
+                entity_id=run_id,
+                after={"idle_days": idle_days},
+            )
         ],
     )
     return run_id
@@ -174,14 +175,14 @@ def finish_sweep(conn: Connection, *, sweep_run_id: int, now: datetime, actor: s
     audit_many(
         conn,
         [
-            {
-                "at": now,
-                "actor": actor,
-                "action": "sweep.finish",
-                "entity_type": "sweep_run",
-                "entity_id": sweep_run_id,
-                "after": summary,
-            }
+            AuditRow(
+                at=now,
+                actor=actor,
+                action=AuditAction.SWEEP_FINISH,
+                entity_type="sweep_run",
+                entity_id=sweep_run_id,
+                after=summary,
+            )
         ],
     )
     return summary

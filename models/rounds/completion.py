@@ -22,7 +22,7 @@ from models.campaigns.gaps import gaps_of
 from models.campaigns.spec import CampaignSpec
 from models.db import stored_id
 from models.tables import Campaign, Consent, ContactPoint, Enrollment, Round
-from models.vocabulary import ACTIVE, COMPLETED, VERIFIED
+from models.vocabulary import ACTIVE, COMPLETED, VERIFIED, AuditAction
 
 # The contact-point kind that closes each gap (stale_verification is handled apart).
 GAP_KIND = {
@@ -152,7 +152,7 @@ def complete_if_done(
         audit(
             session=session,
             actor=actor,
-            action="enrollment.complete",
+            action=AuditAction.ENROLLMENT_COMPLETE,
             entity_type="enrollment",
             entity_id=enrollment_id,
             profile_id=profile_id,

@@ -21,7 +21,7 @@ from models.campaigns.spec import CampaignSpec
 from models.rounds.selection import selection_query
 from models.tables import ENROLLMENT, OUTREACH, PROFILE, ROUND, Campaign, Round
 from models.types import UTCDateTime, utcnow
-from models.vocabulary import ACTIVE
+from models.vocabulary import ACTIVE, AuditAction
 
 FINISHED = "finished"
 
@@ -38,7 +38,7 @@ def create_round(
     audit(
         session=session,
         actor=started_by,
-        action="round.start",
+        action=AuditAction.ROUND_START,
         entity_type="round",
         entity_id=round_.id,
         after={"campaign": campaign.key, "version": campaign.version, **parameters},
@@ -58,7 +58,7 @@ def finish_round(*, session: Session, round_id: int, summary: dict[str, Any], ac
     audit(
         session=session,
         actor=actor,
-        action="round.finish",
+        action=AuditAction.ROUND_FINISH,
         entity_type="round",
         entity_id=round_id,
         after=summary,

@@ -19,7 +19,7 @@ from models.audit import audit_from_select, json_object
 from models.campaigns.spec import CampaignSpec
 from models.feedback.delivery_events import EventRecord, ingest_events
 from models.tables import ENROLLMENT, OUTREACH, PROFILE
-from models.vocabulary import FAILED, INVALID, OPTED_OUT, PENDING, SENT
+from models.vocabulary import FAILED, INVALID, OPTED_OUT, PENDING, SENT, AuditAction
 from outreach.channels.base import SendResult
 
 
@@ -156,7 +156,7 @@ def _audit(conn: Connection, ids: list[int], *, ok: bool, now: datetime, actor: 
         conn,
         now=now,
         actor=actor,
-        action="outreach.sent" if ok else "outreach.failed",
+        action=AuditAction.OUTREACH_SENT if ok else AuditAction.OUTREACH_FAILED,
         entity_type="outreach",
         source=select(
             o.id,

@@ -18,11 +18,11 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from models.audit import audit_many
+from models.audit import AuditRow, audit_many
 from models.campaigns.versions import round_campaigns
 from models.tables import ENROLLMENT, OUTREACH
 from models.types import utcnow
-from models.vocabulary import ACTIVE, PENDING
+from models.vocabulary import ACTIVE, PENDING, AuditAction
 from outreach.channels.base import Channel, SendResult
 from outreach.config import OutreachConfig
 from outreach.sending.attempts import with_events
@@ -173,23 +173,23 @@ def _apply(
         audit_many(
             conn,
             [
-                {
-                    "at": now,
-                    "actor": decided_by,
-                    "action": "outreach.resolved",
-                    "entity_type": "outreach",
-                    "entity_id": r.id,
-                    "profile_id": r.profile_id,
-                    "before": {
+                AuditRow(
+                    at=now,
+                    actor=decided_by,
+                    action=AuditAction.OUTREACH_RESOLVED,
+                    entity_type="outreach",
+                    entity_id=r.id,
+                    profile_id=r.profile_id,
+                    before={
                         "status": PENDING,
                         "attempted_at": r.attempted_at.isoformat(),
                         "attempts": r.attempts,
                         "doubt_reason": r.doubt_reason,
                     },
-                    "after": {"decision": decision},
-                    "reason": reason[:500],
-                    "evidence": {"round_id": r.round_id, "enrollment_id": r.enrollment_id},
-                }
+                    after={"decision": decision},
+                    reason=reason[:500],
+                    evidence={"round_id": r.round_id, "enrollment_id": r.enrollment_id},
+                )
                 for r in rows
             ],
         )

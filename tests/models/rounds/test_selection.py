@@ -11,18 +11,26 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.campaigns.gaps import GAP_BITS, GAPS, gap_mask
 from models.rounds.selection import Plan, plan, selection_query
-from models.tables import AuditEvent, Campaign, ContactPoint, Enrollment, Outreach, Profile, Round
+from models.tables import (
+    CONTACT,
+    PROFILE,
+    SUBMISSION,
+    AuditEvent,
+    Campaign,
+    ContactPoint,
+    Enrollment,
+    Outreach,
+    Profile,
+    Round,
+)
 from tests.factories import (
     BEFORE,
     COMPLETE,
-    CONTACT,
     COOLDOWN,
     ENDED,
     EXHAUSTED_COOLDOWN,
     MAX_AGE,
     NOW,
-    PROFILE,
-    SUBMISSION,
     add_enrollment,
     add_profile,
     backdate,

@@ -31,7 +31,8 @@ from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
 from enrich.web.json_body import BodyError, parse_json
 from models.db import session_scope
-from models.feedback.delivery_events import EventRecord, IngestOutcome, ingest_events
+from models.feedback.delivery_events import ingest_events
+from models.feedback.event_records import EventRecord, IngestOutcome
 from models.feedback.rejected_events import RejectedEvent, store_rejected
 from models.types import utcnow
 from outreach.providers.event_fields import MalformedEvent, outreach_id_from

@@ -23,7 +23,9 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from models.audit import AuditRow, audit_many
-from models.feedback.delivery_events import CONTACT, CONTACT_STATE_UPDATE, _chunks, _iso, _state
+from models.feedback.contact_point_state import CONTACT_STATE_UPDATE, contact_state
+from models.feedback.event_records import chunks, iso
+from models.tables import CONTACT
 from models.vocabulary import (
     BOUNCED,
     INVALID,
@@ -91,10 +93,10 @@ def _action(status: str) -> AuditAction:
     return STATUS_ACTION[status]
 
 
-def _audit_row(
+def audit_row(
     cp: Any, before: dict, after: dict, entry: SuppressionEntry, now: datetime, actor: str
 ) -> AuditRow:
-    evidence: dict[str, Any] = {"list": entry.list_name, "created": _iso(entry.created)}
+    evidence: dict[str, Any] = {"list": entry.list_name, "created": iso(entry.created)}
     if entry.status:
         evidence["status"] = entry.status
     return AuditRow(
@@ -104,8 +106,8 @@ def _audit_row(
         entity_type="contact_point",
         entity_id=cp.id,
         profile_id=cp.profile_id,
-        before={k: _iso(v) if isinstance(v, datetime) else v for k, v in before.items()},
-        after={k: _iso(v) if isinstance(v, datetime) else v for k, v in after.items()},
+        before={k: iso(v) if isinstance(v, datetime) else v for k, v in before.items()},
+        after={k: iso(v) if isinstance(v, datetime) else v for k, v in after.items()},
         reason=f"{entry.provider} suppression list: {entry.list_name}",
         evidence=evidence,
     )
@@ -127,7 +129,7 @@ def apply_suppressions(
             by_email[e.email.strip().lower()].append(e)
     lowered = func.lower(CONTACT.c.value)
     cps: list[Any] = []
-    for chunk in _chunks(sorted(by_email)):
+    for chunk in chunks(sorted(by_email)):
         query = (
             select(CONTACT, lowered.label("lowered"))
             .where(CONTACT.c.kind == "email", lowered.in_(chunk))
@@ -142,7 +144,7 @@ def apply_suppressions(
         found = by_email[cp.lowered]
         for name in {e.list_name for e in found}:
             matched[name] += 1
-        before = _state(cp)
+        before = contact_state(cp)
         after = dict(before)
         decisive: SuppressionEntry | None = None
         for effect in _ORDER:
@@ -158,7 +160,7 @@ def apply_suppressions(
         updates.append(
             {"b_id": cp.id, "b_updated_at": now, **{f"b_{k}": v for k, v in after.items()}}
         )
-        audits.append(_audit_row(cp, before, after, decisive, now, actor))
+        audits.append(audit_row(cp, before, after, decisive, now, actor))
     if updates:
         conn.execute(CONTACT_STATE_UPDATE, updates)
         audit_many(conn, audits)

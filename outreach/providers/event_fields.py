@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from models.feedback.delivery_events import EventRecord
+from models.feedback.event_records import EventRecord
 from outreach.providers.webhook_errors import WebhookPayloadError
 
 # The event other layers receive; it is the models-level record so ingestion needs no mapping.

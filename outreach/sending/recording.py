@@ -17,7 +17,8 @@ from sqlmodel import Session
 
 from models.audit import audit_from_select, json_object
 from models.campaigns.spec import CampaignSpec
-from models.feedback.delivery_events import EventRecord, ingest_events
+from models.feedback.delivery_events import ingest_events
+from models.feedback.event_records import EventRecord
 from models.tables import ENROLLMENT, OUTREACH, PROFILE
 from models.vocabulary import FAILED, INVALID, OPTED_OUT, PENDING, SENT, AuditAction
 from outreach.channels.base import SendResult

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
-from models.feedback.delivery_events import EventRecord, ingest_events
+from models.feedback.delivery_events import ingest_events
+from models.feedback.event_records import EventRecord
 from models.tables import OUTREACH
 from tests.models.answers.personal_link_data import NOW, make_case
 

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.feedback.delivery_events import EventRecord, ingest_events
+from models.feedback.delivery_events import ingest_events
+from models.feedback.event_records import EventRecord
 from models.tables import CONTACT, ENROLLMENT, OUTREACH, Profile
 from outreach.sending.dispatch import BatchOutcome, send_due_steps
 from outreach.sending.due import due_for_advance

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from models.feedback.delivery_events import EventRecord
+from models.feedback.event_records import EventRecord
 from models.feedback.rejected_events import RejectedEvent, rejected_event
 from outreach.providers.event_fields import (
     ID_MAX,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from models.feedback.delivery_events import EventRecord
+from models.feedback.event_records import EventRecord
 from models.feedback.rejected_events import RejectedEvent, rejected_event
 from outreach.providers.event_fields import (
     MalformedEvent,

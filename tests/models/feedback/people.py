@@ -13,7 +13,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from models.db import session_scope
-from models.feedback.delivery_events import EventRecord, IngestOutcome, ingest_events
+from models.feedback.delivery_events import ingest_events
+from models.feedback.event_records import EventRecord, IngestOutcome
 from models.tables import AUDIT, CAMPAIGN, CONTACT, DELIVERY, ENROLLMENT, OUTREACH, PROFILE, ROUND
 from tests.paths import FIXTURES
 

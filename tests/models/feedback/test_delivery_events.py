@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from models.feedback.delivery_events import EventRecord
+from models.feedback.event_records import EventRecord
 from outreach.providers.sendgrid.events import sendgrid_events
 from outreach.providers.twilio.events import twilio_inbound_event, twilio_status_event
 from tests.models.feedback.people import (

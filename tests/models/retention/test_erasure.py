@@ -13,7 +13,8 @@ from sqlmodel import Session, SQLModel
 
 from models.answers.link_tokens import issue_link_tokens
 from models.answers.submissions import FieldAction, SubmissionForm, apply_submission
-from models.feedback.delivery_events import EventRecord, ingest_events
+from models.feedback.delivery_events import ingest_events
+from models.feedback.event_records import EventRecord
 from models.importing.apply_rows import import_csv
 from models.retention.sweep_runs import decide, list_proposals, run_sweep
 from models.tables import (

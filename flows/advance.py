@@ -21,7 +21,7 @@ from enrich.settings import get_settings
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
 from models.campaigns.spec import load_campaign, sync_campaign
 from models.campaigns.versions import record_campaign_updates, round_campaigns
-from models.contact_moments.recording import close_expired_moments
+from models.contact_moments.expiry import close_expired_moments
 from models.db import session_scope
 from models.types import utcnow
 from outreach.sending.due import due_for_advance

@@ -22,7 +22,7 @@ from enrich.cli.prefect_api import prefect_api
 from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import get_settings
 from models.campaigns.spec import CampaignError, CampaignSpec, load_campaign
-from models.contact_moments.recording import expired_moments_exist
+from models.contact_moments.expiry import expired_moments_exist
 from models.messages.in_doubt import IN_DOUBT, unsettled
 from models.rounds.selection import EXCLUSIONS, plan
 from models.rounds.status import RoundNotFound, RoundStatus, round_status

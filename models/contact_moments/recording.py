@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -38,31 +38,31 @@ from models.campaigns.gaps import gaps_of
 from models.campaigns.spec import CampaignSpec, sync_campaign
 from models.rounds.selection import gap_masks
 from models.scheduling.caps import CapPolicy, cap_hold, recent_sends
-from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE, ROUND, TOKEN
-from models.vocabulary import (
-    ACTIVE,
-    CHANNEL_KIND,
-    CHANNELS,
-    EXHAUSTED,
-    OPTED_OUT,
-    SENT,
-    STANDING,
-    AuditAction,
-)
+from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE, ROUND
+from models.vocabulary import ACTIVE, CHANNEL_KIND, CHANNELS, OPTED_OUT, SENT, STANDING, AuditAction
 
 # The occasions another system may name. A fixed list, not free text: the context is stored and
 # audited, and free text could carry personal data. A new occasion is one entry here.
 CONTEXTS: Final = ("invoice", "reminder", "service")
+
 ACTOR: Final = "system:contact-moments"
+
 PROVIDER: Final = "contact_moment"
+
 TEMPLATE: Final = "moment"
+
 WAIT_REASON: Final = "contact moment: waiting for an answer; no ladder"
+
 LINKS_EXPIRED: Final = "contact moment links expired"
 
 COMPLETE: Final = "complete"
+
 OPTED_OUT_REASON: Final = "opted_out"
+
 CAPPED: Final = "capped"
+
 UNKNOWN: Final = "unknown"
+
 ARCHIVED: Final = "archived"  # hidden from contact by a stale-sweep decision (or erased)
 
 
@@ -343,62 +343,3 @@ def record_contact_moment(
         gaps=gaps,
         new_enrollment=created,
     )
-
-
-def _expired_moment(now: datetime) -> Any:
-    """An active contact-moment enrollment none of whose links is still live."""
-    e, r, o, t = ENROLLMENT.c, ROUND.c, OUTREACH.c, TOKEN.c
-    live = (
-        select(t.id)
-        .select_from(TOKEN.join(OUTREACH, o.id == t.outreach_id))
-        .where(o.enrollment_id == e.id, t.expires_at > now)
-    )
-    return and_(
-        e.state == ACTIVE,
-        e.round_id.in_(select(r.id).where(r.status == STANDING)),
-        ~live.exists(),
-    )
-
-
-def expired_moments_exist(conn: Connection, *, now: datetime) -> bool:
-    """Whether :func:`close_expired_moments` would end anything now."""
-    found = conn.execute(select(ENROLLMENT.c.id).where(_expired_moment(now)).limit(1))
-    return found.first() is not None
-
-
-def close_expired_moments(conn: Connection, *, now: datetime) -> int:
-    """End (``exhausted``) every active contact-moment enrollment none of whose links is still
-    live, so a later round may select the profile again; returns how many ended. Set-based."""
-    e = ENROLLMENT.c
-    # One statement: an ask recorded meanwhile (a new live link) keeps its enrollment open.
-    ended = conn.execute(
-        update(ENROLLMENT)
-        .where(_expired_moment(now))
-        .values(
-            state=EXHAUSTED,
-            end_reason=LINKS_EXPIRED,
-            ended_at=now,
-            wait_reason=None,
-            updated_at=now,
-        )
-        .returning(e.id, e.profile_id, e.round_id)
-    ).all()
-    audit_many(
-        conn,
-        [
-            AuditRow(
-                at=now,
-                actor=ACTOR,
-                action=AuditAction.ENROLLMENT_EXHAUSTED,
-                entity_type="enrollment",
-                entity_id=row.id,
-                profile_id=row.profile_id,
-                before={"state": ACTIVE},
-                after={"state": EXHAUSTED, "end_reason": LINKS_EXPIRED},
-                reason=LINKS_EXPIRED,
-                evidence={"round_id": row.round_id},
-            )
-            for row in ended
-        ],
-    )
-    return len(ended)

@@ -12,12 +12,8 @@ from sqlmodel import Session
 
 from models.answers.link_tokens import hash_token, token_from_link
 from models.answers.submissions import FieldAction, SubmissionForm, apply_submission
-from models.contact_moments.recording import (
-    LINKS_EXPIRED,
-    STANDING,
-    WAIT_REASON,
-    close_expired_moments,
-)
+from models.contact_moments.expiry import close_expired_moments
+from models.contact_moments.recording import LINKS_EXPIRED, STANDING, WAIT_REASON
 from models.tables import (
     OUTREACH,
     AuditEvent,

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from enrich.cli import app
 from enrich.settings import Settings, get_settings
 from tests.standins.common import free_port, serve_in_thread
-from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState
 from tests.standins.sendgrid import create_app as sendgrid_app
+from tests.standins.sendgrid_state import STANDIN_API_KEY, Outcome, SendGridState
 from tests.standins.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioState
 from tests.standins.twilio import create_app as twilio_app
 

@@ -24,8 +24,8 @@ from models.tables import Profile
 from tests.enrich.landing_helpers import csrf_of
 from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, SPEC, make_case
 from tests.standins.common import free_port, serve_in_thread
-from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState
 from tests.standins.sendgrid import create_app as sendgrid_app
+from tests.standins.sendgrid_state import STANDIN_API_KEY, Outcome, SendGridState
 
 FULL: list[dict[str, Any]] = [EMAIL_OK, MOBILE_OK, POSTAL_OK]
 HOLD = 30.0  # the most the stand-in holds its answer: only a broken app waits that long

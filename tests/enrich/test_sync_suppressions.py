@@ -22,7 +22,8 @@ from outreach.providers.sendgrid.suppressions import fetch_suppressions
 from tests.factories import NOW, add_profile
 from tests.models.feedback.people import T
 from tests.standins.common import serve_in_thread
-from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState, create_app
+from tests.standins.sendgrid import create_app
+from tests.standins.sendgrid_state import STANDIN_API_KEY, Outcome, SendGridState
 
 runner = CliRunner()
 CREATED = int((NOW - timedelta(days=3)).timestamp())

@@ -25,8 +25,8 @@ from tests.enrich.landing_helpers import client_for, email_text, emails
 from tests.factories import COMPLETE, add_profile, enrol, replace, spec, start_round
 from tests.models.answers.personal_link_data import make_case
 from tests.standins.common import serve_in_thread
-from tests.standins.sendgrid import STANDIN_API_KEY, SendGridState
 from tests.standins.sendgrid import create_app as create_standin
+from tests.standins.sendgrid_state import STANDIN_API_KEY, SendGridState
 
 HEADER_URL = re.compile(r"<(https?://[^>]+/u/[^>]+)>")
 PERSONAL_URL = re.compile(r"https?://[^\s\"<>]+/c/([A-Za-z0-9_-]+)")

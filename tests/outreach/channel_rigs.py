@@ -37,7 +37,7 @@ from tests.outreach.conftest import MakeMessage
 from tests.outreach.providers.test_webhook_signatures import make_key
 from tests.providers.conftest import Setup
 from tests.providers.data import mobile
-from tests.standins.sendgrid import SendGridState
+from tests.standins.sendgrid_state import SendGridState
 from tests.standins.twilio_state import AUTH_TOKEN
 
 

@@ -18,8 +18,8 @@ from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
 from tests.outreach.providers.test_webhook_signatures import make_key
 from tests.standins.common import free_port, serve_in_thread
-from tests.standins.sendgrid import STANDIN_API_KEY, SendGridState
 from tests.standins.sendgrid import create_app as sendgrid_app
+from tests.standins.sendgrid_state import STANDIN_API_KEY, SendGridState
 from tests.standins.twilio import create_app as twilio_app
 from tests.standins.twilio_state import ACCOUNT_SID, AUTH_TOKEN, POOL_NUMBER, TwilioState
 

@@ -30,7 +30,7 @@ from tests.conftest import REPO
 from tests.providers.conftest import Setup, subprocess_env
 from tests.providers.data import seed_round
 from tests.providers.sender import send_round
-from tests.standins.sendgrid import Outcome
+from tests.standins.sendgrid_state import Outcome
 
 SENDGRID_DOUBT = ChannelDoubt("sendgrid", timedelta(0))
 GRACE_60 = {"email": ChannelDoubt("sendgrid", timedelta(minutes=60))}

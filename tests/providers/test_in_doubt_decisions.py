@@ -21,7 +21,7 @@ from tests.providers.conftest import Setup
 from tests.providers.data import seed_round
 from tests.providers.sender import send_round
 from tests.providers.test_exactly_once import assert_exactly_once, in_doubt_ids
-from tests.standins.sendgrid import Outcome
+from tests.standins.sendgrid_state import Outcome
 
 runner = CliRunner()
 

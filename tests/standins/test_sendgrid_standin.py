@@ -38,7 +38,8 @@ from outreach.providers.sendgrid.signature import verify_sendgrid
 from tests.outreach.providers.test_webhook_signatures import make_key
 from tests.paths import REPO
 from tests.standins.common import free_port, serve_in_thread, wait_listening
-from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState, create_app
+from tests.standins.sendgrid import create_app
+from tests.standins.sendgrid_state import STANDIN_API_KEY, Outcome, SendGridState
 
 AUTH = {"Authorization": f"Bearer {STANDIN_API_KEY}"}
 

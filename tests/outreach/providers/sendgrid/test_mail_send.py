@@ -20,7 +20,8 @@ from outreach.providers.sendgrid.mail_send import SendGridEmail
 from outreach.render import Renderer
 from tests.outreach.conftest import MakeMessage
 from tests.standins.common import free_port, serve_in_thread
-from tests.standins.sendgrid import STANDIN_API_KEY, Outcome, SendGridState, create_app
+from tests.standins.sendgrid import create_app
+from tests.standins.sendgrid_state import STANDIN_API_KEY, Outcome, SendGridState
 
 NOW = 1_767_344_400.25  # the fake clock's time (unix seconds)
 NAMES = ["Jan", "Zoë & <Bo>", 'An "Quote"', "O'Neil", "Émile"]

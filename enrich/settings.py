@@ -114,7 +114,14 @@ class Settings(BaseSettings):
     twilio_messages_per_second: float = Field(default=10.0, gt=0)
     twilio_concurrency: int = Field(default=4, ge=1, le=64)
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
-    provider_max_retries: int = Field(default=5, ge=0, le=20)
+    provider_max_retries: int = Field(
+        default=5,
+        ge=0,
+        le=20,
+        description="Retries of one provider request (429, 5xx, no connection): at most this "
+        "+ 1 attempts per run, in total; Prefect's task retries never add to them "
+        "(outreach.providers.retrying).",
+    )
     # A confirmation link or code is sent while the customer waits for the page.
     confirmation_timeout_seconds: float = Field(
         default=5.0,

@@ -26,7 +26,7 @@ from enrich.settings import get_settings
 from models.campaigns.spec import CampaignSpec
 from models.types import utcnow
 from outreach.channels import build_channels
-from outreach.errors import is_transient
+from outreach.errors import ProviderUnavailable, is_transient
 from outreach.sending.dispatch import BatchOutcome, send_due_steps
 
 # A send task covers this many batches of due enrollments: inside a task, the channel's request
@@ -37,18 +37,28 @@ CONCURRENCY = {"sqlite": 1, "postgresql": 4}
 
 
 def _worth_retrying(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
-    """Retry transient channel errors and database lock/connection errors, nothing else."""
+    """Retry database lock/connection errors and transient channel errors nothing retried yet.
+
+    A ProviderUnavailable means the channel has spent the request's whole retry budget
+    (:mod:`outreach.providers.retrying`); another task attempt would multiply it, so the task fails
+    and the unsent messages stay pending for the next run.
+    """
     try:
         state.result()
     except OperationalError:
         return True
+    except ProviderUnavailable:
+        return False
     except Exception as err:
         return is_transient(err)
     return False
 
 
+# Task retries are for the database and the outboxes only: a provider request is attempted at
+# most ENRICH_PROVIDER_MAX_RETRIES + 1 times per run, by the channel (outreach.providers.retrying).
+TASK_RETRIES = 3
 RETRIES: dict[str, Any] = {
-    "retries": 3,
+    "retries": TASK_RETRIES,
     "retry_delay_seconds": exponential_backoff(backoff_factor=2),
     "retry_condition_fn": _worth_retrying,
     "cache_policy": NO_CACHE,

@@ -14,7 +14,8 @@
                                     must stop the run, not be recorded as a failed message
 
 Use :func:`is_transient` as Prefect's ``retry_condition_fn`` helper: only transient channel
-errors are worth a retry.
+errors are worth a retry, and a ProviderUnavailable not even then: the channel raises it once it
+has spent the request's retry budget (:mod:`outreach.providers.retrying`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ class ProviderRejected(ProviderError):
 
 
 class ProviderUnavailable(ProviderError):
-    """The provider is down, timing out or throttling (5xx, 429): retry with backoff."""
+    """The provider is down or throttling (5xx, 429, no connection) and stayed so through the
+    request's retries (:mod:`outreach.providers.retrying`): the unsent messages wait for a later
+    run."""
 
     transient = True
 

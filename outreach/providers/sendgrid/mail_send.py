@@ -9,8 +9,9 @@ What SendGrid answers decides each message:
 - 400 naming personalizations: those fail, the rest goes again; naming none: split in halves
   until the culprits stand alone; naming our settings (from, asm, categories): ConfigurationError
 - 401/403, and other 4xx: ConfigurationError; 413: split in halves
-- 429: wait until ``X-RateLimit-Reset``; 5xx and failures to connect: exponential backoff, then
-  ProviderUnavailable. Both errors carry ``partial_results`` (the messages already settled).
+- 429 (waiting until ``X-RateLimit-Reset``), 5xx and failures to connect: retried within the
+  one budget of :mod:`outreach.providers.retrying`, then ProviderUnavailable. It and
+  ConfigurationError carry ``partial_results`` (the messages already settled).
 - no answer once the request went out: ``in_doubt`` (maybe accepted; never re-sent here)
 """
 
@@ -25,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-from urllib.error import URLError
 
 import sendgrid
 from python_http_client.exceptions import HTTPError
@@ -33,15 +33,21 @@ from python_http_client.exceptions import HTTPError
 from outreach.channels.base import InDoubt, Message, SendResult, failed, list_unsubscribe_headers
 from outreach.config import OutreachConfig, SendGridConfig
 from outreach.errors import ConfigurationError, ProviderError, ProviderUnavailable
+from outreach.providers.retrying import (
+    Backoff,
+    Retryable,
+    call_with_retries,
+    never_sent,
+    rate_limit_wait,
+    retryable_status,
+)
 from outreach.providers.sendgrid.batching import PROVIDER, Item, Planner, Request
 from outreach.render import Renderer
 
 API_KEY_SETTING = "ENRICH_SENDGRID_API_KEY"
 MAX_PERSONALIZATIONS = 1000
-BACKOFF_SECONDS = 1.0
-BACKOFF_CAP_SECONDS = 30.0
-MAX_RATE_LIMIT_WAIT = 60.0
-MAX_RATE_LIMIT_WAITS = 20  # per request; then ProviderUnavailable
+# Retries of one request: 1 s, doubling to 30 s, within the budget of outreach.providers.retrying.
+BACKOFF = Backoff(first=1.0, cap=30.0)
 _PERSONALIZATION = re.compile(r"^personalizations\.(\d+)(?:\.(.+))?$")
 _ADDRESS_FIELD = re.compile(r"^(to|cc|bcc)\.\d+\.email$")
 # A 400 about these is about our settings, not about any one message.
@@ -152,73 +158,55 @@ class SendGridEmail:
         self, request: Request, queue: deque[Request], results: dict[int, SendResult]
     ) -> None:
         """Settle every item of ``request`` in ``results``, or queue what is left of it."""
-        attempts = rate_waits = 0
-        while True:
-            try:
-                response = self.client.client.mail.send.post(
-                    request_body=self.body(request), timeout=self.sg.timeout_seconds
-                )
-            except HTTPError as err:
-                if err.status_code == 429:
-                    rate_waits += 1
-                    if rate_waits > MAX_RATE_LIMIT_WAITS:
-                        raise self._unavailable(429, rate_waits) from err
-                    self._sleep(self._rate_limit_wait(err.headers))
-                    continue
-                if err.status_code >= 500:
-                    attempts += 1
-                    self._back_off(attempts, err.status_code, err)
-                    continue
-                self._refused(request, err, queue, results)
-                return
-            except URLError as err:  # could not connect or send: SendGrid has nothing
-                attempts += 1
-                self._back_off(attempts, None, err)
-                continue
-            except (OSError, http.client.HTTPException):  # sent, but no (whole) answer
-                for item in request.items:
-                    results[item.index] = SendResult(
-                        outreach_id=item.message.outreach_id,
-                        ok=False,
-                        provider=PROVIDER,
-                        in_doubt=True,
-                        error=(
-                            f"no answer from SendGrid within {self.sg.timeout_seconds:g}s; "
-                            "the message may have been accepted"
-                        ),
-                    )
-                return
-            message_id = response.headers.get("X-Message-Id")
+        try:
+            response = call_with_retries(
+                lambda: self._post(request),
+                max_retries=self.sg.max_retries,
+                backoff=BACKOFF,
+                sleep=self._sleep,
+                give_up=_unavailable,
+            )
+        except HTTPError as err:
+            self._refused(request, err, queue, results)
+            return
+        except (OSError, http.client.HTTPException):  # sent, but no (whole) answer
             for item in request.items:
                 results[item.index] = SendResult(
                     outreach_id=item.message.outreach_id,
-                    ok=True,
+                    ok=False,
                     provider=PROVIDER,
-                    provider_message_id=message_id,
-                    provider_status="accepted",
+                    in_doubt=True,
+                    error=(
+                        f"no answer from SendGrid within {self.sg.timeout_seconds:g}s; "
+                        "the message may have been accepted"
+                    ),
                 )
             return
+        message_id = response.headers.get("X-Message-Id")
+        for item in request.items:
+            results[item.index] = SendResult(
+                outreach_id=item.message.outreach_id,
+                ok=True,
+                provider=PROVIDER,
+                provider_message_id=message_id,
+                provider_status="accepted",
+            )
 
-    def _unavailable(self, status: int | None, attempts: int) -> ProviderUnavailable:
-        what = f"answered {status}" if status else "could not be reached"
-        return ProviderUnavailable(
-            f"SendGrid {what} {attempts} times; the unsent messages stay pending",
-            provider=PROVIDER,
-            status=status,
-        )
-
-    def _back_off(self, attempts: int, status: int | None, err: Exception) -> None:
-        if attempts > self.sg.max_retries:
-            raise self._unavailable(status, attempts) from err
-        self._sleep(min(BACKOFF_SECONDS * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS))
-
-    def _rate_limit_wait(self, headers: Any) -> float:
-        """Seconds until X-RateLimit-Reset (unix seconds), within sane bounds."""
+    def _post(self, request: Request) -> Any:
+        """One Mail Send; 429, 5xx and a failure to connect are :class:`Retryable`."""
         try:
-            reset = float(str((headers or {}).get("X-RateLimit-Reset")))
-        except ValueError:
-            return BACKOFF_SECONDS
-        return min(max(reset - self._clock(), 0.25), MAX_RATE_LIMIT_WAIT)
+            return self.client.client.mail.send.post(
+                request_body=self.body(request), timeout=self.sg.timeout_seconds
+            )
+        except HTTPError as err:
+            if not retryable_status(err.status_code):
+                raise
+            wait = rate_limit_wait(err.headers, self._clock) if err.status_code == 429 else None
+            raise Retryable(status=err.status_code, wait=wait) from err
+        except OSError as err:  # could not connect or send: SendGrid has nothing, try again
+            if not never_sent(err):  # sent, but no (whole) answer: in doubt (see _send)
+                raise
+            raise Retryable(status=None) from err
 
     def _refused(
         self,
@@ -278,6 +266,15 @@ class SendGridEmail:
     def already_sent(self, items: Sequence[InDoubt]) -> dict[int, SendResult]:
         """SendGrid cannot be asked by our id: in-doubt emails are settled by webhook events."""
         return {}
+
+
+def _unavailable(last: Retryable, attempts: int) -> ProviderUnavailable:
+    what = f"answered {last.status}" if last.status else "could not be reached"
+    return ProviderUnavailable(
+        f"SendGrid {what} {attempts} times; the unsent messages stay pending",
+        provider=PROVIDER,
+        status=last.status,
+    )
 
 
 def _errors(body: bytes | str | None) -> list[tuple[str | None, str]]:

@@ -9,8 +9,10 @@ What each list means here:
   by nature, so it is counted but changes nothing
 
 ``limit``/``offset`` paging until a short page; ``since`` becomes ``start_time``. A refused key
-is a :class:`ConfigurationError` naming the setting; throttling (429) waits for the reset, and
-5xx or connection failures are retried with backoff before :class:`ProviderUnavailable`.
+is a :class:`ConfigurationError` naming the setting; throttling (429, waiting for the reset),
+5xx and connection failures are retried within the budget of :mod:`outreach.providers.retrying`
+before
+:class:`ProviderUnavailable`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from models.feedback.suppressions import SuppressionEntry
 from models.vocabulary import BOUNCED, INVALID, OPTED_OUT
 from outreach.config import SendGridConfig
 from outreach.errors import ConfigurationError, ProviderUnavailable
+from outreach.providers.retrying import (
+    Backoff,
+    Retryable,
+    call_with_retries,
+    rate_limit_wait,
+    retryable_status,
+)
 from outreach.providers.sendgrid.mail_send import sendgrid_client
 
 PROVIDER = "sendgrid"
@@ -39,8 +48,7 @@ EFFECTS: Final[dict[str, str | None]] = {
     "blocks": None,
 }
 PAGE_SIZE = 500  # the documented maximum
-MAX_RATE_LIMIT_WAIT = 60.0
-MAX_RATE_LIMIT_WAITS = 20
+BACKOFF = Backoff(first=1.0, cap=30.0)  # between retries (budget: outreach.providers.retrying)
 
 
 def _entry(list_name: str, row: Any) -> SuppressionEntry | None:
@@ -94,9 +102,11 @@ def _get(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> list[Any]:
-    """One page; reading is idempotent, so any failure to get an answer is retried."""
-    attempts = rate_waits = 0
-    while True:
+    """One page, retried by :mod:`outreach.providers.retrying`; reading is idempotent, so any
+    failure to
+    get an answer is retried, like 429 (until its reset) and 5xx."""
+
+    def attempt() -> list[Any]:
         try:
             response = endpoint.get(query_params=params, timeout=config.timeout_seconds)
             rows = response.to_dict
@@ -107,38 +117,25 @@ def _get(
                 raise ConfigurationError(
                     f"SendGrid refused the API key ({status}): check ENRICH_SENDGRID_API_KEY"
                 ) from None
-            if status == 429 and rate_waits < MAX_RATE_LIMIT_WAITS:
-                rate_waits += 1
-                sleep(_reset_wait(err.headers, clock))
-                continue
-            if status == 429:
-                raise ProviderUnavailable(
-                    "SendGrid kept throttling the suppression list requests",
-                    provider=PROVIDER,
-                    status=429,
-                ) from None
-            if status < 500:
+            if not retryable_status(status):
                 raise ConfigurationError(
                     f"SendGrid answered {status} to a suppression list request: "
                     "check ENRICH_SENDGRID_HOST"
                 ) from None
-            failure: Exception = err
+            wait = rate_limit_wait(err.headers, clock) if status == 429 else None
+            raise Retryable(status=status, wait=wait) from err
         except (OSError, http.client.HTTPException, ValueError) as err:
-            status, failure = None, err
-        attempts += 1
-        if attempts > config.max_retries:
-            what = f"answered {status}" if status else "could not be reached"
-            raise ProviderUnavailable(
-                f"SendGrid {what} {attempts} times while reading suppression lists",
-                provider=PROVIDER,
-                status=status,
-            ) from failure
-        sleep(min(2.0 ** (attempts - 1), 30.0))
+            raise Retryable(status=None) from err
+
+    return call_with_retries(
+        attempt, max_retries=config.max_retries, backoff=BACKOFF, sleep=sleep, give_up=_unavailable
+    )
 
 
-def _reset_wait(headers: Any, clock: Callable[[], float]) -> float:
-    try:
-        reset = float(str((headers or {}).get("X-RateLimit-Reset")))
-    except ValueError:
-        return 1.0
-    return min(max(reset - clock(), 0.25), MAX_RATE_LIMIT_WAIT)
+def _unavailable(last: Retryable, attempts: int) -> ProviderUnavailable:
+    if last.status == 429:
+        message = "SendGrid kept throttling the suppression list requests"
+    else:
+        what = f"answered {last.status}" if last.status else "could not be reached"
+        message = f"SendGrid {what} {attempts} times while reading suppression lists"
+    return ProviderUnavailable(message, provider=PROVIDER, status=last.status)

@@ -13,6 +13,8 @@ from typing import Final, Literal
 
 import phonenumbers
 
+from outreach.providers.retrying import retryable_status
+
 # Codes the create call answers when the number itself cannot take this SMS.
 INVALID_NUMBER_CODES: Final[dict[int, str]] = {
     21211: "invalid number",
@@ -57,7 +59,7 @@ def region_of(number: str) -> str:
 def outcome(status: int | None, code: int | None, number: str) -> Outcome:
     """Map one error answer (HTTP ``status``, Twilio ``code``) to what to do with the message."""
     label = f"twilio error {code}" if code is not None else f"twilio HTTP {status}"
-    if status == 429 or (status is not None and status >= 500):
+    if retryable_status(status):
         return Outcome("retry", label)
     if code in INVALID_NUMBER_CODES:
         return Outcome("refused", f"{label}: {INVALID_NUMBER_CODES[code]}", "invalid")

@@ -24,7 +24,6 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from models.answers.link_tokens import hash_token, token_from_link
 from models.types import utcnow
@@ -38,6 +37,7 @@ from outreach.errors import (
     ProviderUnavailable,
     RenderError,
 )
+from outreach.providers.retrying import Backoff, Retryable, call_with_retries, never_sent
 from outreach.providers.twilio.errors import outcome
 from outreach.providers.twilio.pacing import Pacer
 from outreach.render import Renderer
@@ -51,8 +51,7 @@ MAX_PAGES = 10
 # Crash recovery scans the account's list: a thousand messages per request (Twilio's maximum).
 SCAN_PAGE = 1000
 MAX_SCAN_PAGES = 100
-BACKOFF_SECONDS = 0.5  # first retry wait; doubles per attempt
-BACKOFF_CAP = 30.0
+BACKOFF = Backoff(first=0.5, cap=30.0)  # between retries (budget: outreach.providers.retrying)
 
 # The library logs every request's query string (a lookup's contains the number) at INFO.
 _HTTP_LOG = logging.getLogger(__name__ + ".http")
@@ -71,16 +70,6 @@ class _Abandoned(Exception):
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _never_sent(err: requests.RequestException) -> bool:
-    """True when the connection itself failed, so the request cannot have reached Twilio."""
-    if isinstance(err, requests.ConnectTimeout):
-        return True
-    if isinstance(err, requests.ConnectionError) and err.args:
-        reason = getattr(err.args[0], "reason", err.args[0])
-        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
-    return False
 
 
 def as_rest_error(err: TwilioException) -> TwilioRestException | None:
@@ -268,41 +257,46 @@ class TwilioSms:
     def _call(
         self, request: Callable[[Client], T], *, stop: threading.Event | None, safe: bool = False
     ) -> T:
-        """Run ``request``, retrying 429, 5xx and failed connections with exponential backoff.
+        """Run ``request`` paced, retried by :mod:`outreach.providers.retrying`; a send's timeout
+        raises
+        :class:`_Unanswered` (a ``safe`` read's is retried); ``stop`` set: :class:`_Abandoned`."""
 
-        ``safe`` (a read) also retries timeouts; for a send they raise :class:`_Unanswered`.
-        Raises TwilioRestException for any other error answer, ProviderUnavailable when the
-        retries run out.
-        """
-        attempts = self.twilio.max_retries + 1
-        last, status = "", None
-        for attempt in range(attempts):
-            if attempt:
-                if stop is not None and stop.is_set():
-                    raise _Abandoned
-                self._sleep(min(BACKOFF_CAP, BACKOFF_SECONDS * 2 ** (attempt - 1)))
-            self._pacer.wait()
-            try:
-                with self._client() as client:
-                    return request(client)
-            except TwilioException as err:
-                rest = as_rest_error(err)
-                if rest is None:
-                    raise
-                if outcome(rest.status, rest.code, "").kind != "retry":
-                    if rest is err:
-                        raise
-                    raise rest from err
-                last, status = f"HTTP {rest.status}, code {rest.code}", rest.status
-            except requests.RequestException as err:
-                if not (safe or _never_sent(err)):
-                    raise _Unanswered from err
-                last, status = type(err).__name__, None
-        raise ProviderUnavailable(
-            f"Twilio unavailable after {attempts} attempts (last: {last})",
-            provider=PROVIDER,
-            status=status,
+        def unless_stopped() -> None:
+            if stop is not None and stop.is_set():
+                raise _Abandoned
+
+        return call_with_retries(
+            lambda: self._attempt(request, safe),
+            max_retries=self.twilio.max_retries,
+            backoff=BACKOFF,
+            sleep=self._sleep,
+            give_up=lambda last, attempts: ProviderUnavailable(
+                f"Twilio unavailable after {attempts} attempts (last: {last.detail})",
+                provider=PROVIDER,
+                status=last.status,
+            ),
+            before_retry=unless_stopped,
         )
+
+    def _attempt(self, request: Callable[[Client], T], safe: bool) -> T:
+        self._pacer.wait()
+        try:
+            with self._client() as client:
+                return request(client)
+        except TwilioException as err:
+            rest = as_rest_error(err)
+            if rest is None:
+                raise
+            if outcome(rest.status, rest.code, "").kind != "retry":
+                if rest is err:
+                    raise
+                raise rest from err
+            detail = f"HTTP {rest.status}, code {rest.code}"
+            raise Retryable(status=rest.status, detail=detail) from err
+        except requests.RequestException as err:
+            if not (safe or never_sent(err)):
+                raise _Unanswered from err
+            raise Retryable(status=None, detail=type(err).__name__) from err
 
     # -- lookups --------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from enrich.runtime import outreach_config
 from enrich.settings import Settings
 from outreach.config import SendGridConfig, TwilioConfig
 from outreach.providers.sendgrid.mail_send import sendgrid_client
-from outreach.providers.twilio.sms import as_rest_error, twilio_client
+from outreach.providers.twilio.client import as_rest_error, twilio_client
 
 MAX_TIMEOUT_SECONDS = 10.0
 

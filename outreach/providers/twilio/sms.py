@@ -8,8 +8,6 @@ token and never sends it again blindly. Errors and logs carry codes, never numbe
 
 from __future__ import annotations
 
-import json
-import logging
 import queue
 import re
 import threading
@@ -22,7 +20,6 @@ from typing import Any, TypeVar
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from models.answers.link_tokens import hash_token, token_from_link
@@ -30,32 +27,35 @@ from models.types import utcnow
 from outreach.channels.base import InDoubt, Message, SendResult, failed
 from outreach.channels.sms_outbox import E164
 from outreach.config import OutreachConfig, TwilioConfig
-from outreach.errors import (
-    ConfigurationError,
-    ProviderError,
-    ProviderRejected,
-    ProviderUnavailable,
-    RenderError,
-)
+from outreach.errors import ConfigurationError, ProviderError, ProviderUnavailable, RenderError
 from outreach.providers.retrying import Backoff, Retryable, call_with_retries, never_sent
+from outreach.providers.twilio.client import (
+    PROVIDER,
+    as_rest_error,
+    lookup_refused,
+    next_page,
+    twilio_client,
+)
 from outreach.providers.twilio.errors import outcome
 from outreach.providers.twilio.pacing import Pacer
 from outreach.render import Renderer
 
-PROVIDER = "twilio"
 # A lookup searches from the attempt's time minus this (clocks differ between us and Twilio).
 LOOKUP_MARGIN = timedelta(minutes=5)
+
 RECENT_PAGE = 20  # newest messages to a number, read first: a queued message has no date_sent
+
 SENT_PAGE = 100
+
 MAX_PAGES = 10
+
 # Crash recovery scans the account's list: a thousand messages per request (Twilio's maximum).
 SCAN_PAGE = 1000
+
 MAX_SCAN_PAGES = 100
+
 BACKOFF = Backoff(first=0.5, cap=30.0)  # between retries (budget: outreach.providers.retrying)
 
-# The library logs every request's query string (a lookup's contains the number) at INFO.
-_HTTP_LOG = logging.getLogger(__name__ + ".http")
-_HTTP_LOG.setLevel(logging.WARNING)
 
 T = TypeVar("T")
 
@@ -70,31 +70,6 @@ class _Abandoned(Exception):
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def as_rest_error(err: TwilioException) -> TwilioRestException | None:
-    """A list page's error (the library raises a bare TwilioException with the response)."""
-    if isinstance(err, TwilioRestException):
-        return err
-    response = err.args[1] if len(err.args) > 1 else None
-    status = getattr(response, "status_code", None)
-    if not isinstance(status, int):
-        return None
-    try:
-        code = json.loads(getattr(response, "text", "") or "{}").get("code")
-    except (ValueError, AttributeError):
-        code = None
-    return TwilioRestException(status, "", code=code if isinstance(code, int) else None)
-
-
-def twilio_client(config: TwilioConfig) -> Client:
-    """The official client for ``config``'s account, pointed at ``config.base_url``, with
-    ``config.timeout_seconds`` per request and the library's request log kept quiet."""
-    http = TwilioHttpClient(timeout=config.timeout_seconds, logger=_HTTP_LOG)
-    # environment={}: TWILIO_EDGE / TWILIO_REGION must not rewrite the configured host.
-    client = Client(config.account_sid, config.auth_token, http_client=http, environment={})
-    client.api.base_url = config.base_url.rstrip("/")
-    return client
 
 
 class TwilioSms:
@@ -332,9 +307,9 @@ class TwilioSms:
                 older = any(m.date_sent is not None and _utc(m.date_sent) < since for m in listed)
                 if wanted <= found.keys() or older or not page.next_page_url:
                     return found
-                page = self._call(_next_page(page.next_page_url), stop=None, safe=True)
+                page = self._call(next_page(page.next_page_url), stop=None, safe=True)
         except TwilioRestException as err:
-            raise _lookup_refused(err) from err
+            raise lookup_refused(err) from err
         raise ProviderUnavailable(
             f"Twilio message lookup did not reach the attempts within {MAX_SCAN_PAGES} pages",
             provider=PROVIDER,
@@ -370,9 +345,9 @@ class TwilioSms:
             for _ in range(MAX_PAGES):
                 if scan(list(page)) or not page.next_page_url:
                     break
-                page = self._call(_next_page(page.next_page_url), stop=None, safe=True)
+                page = self._call(next_page(page.next_page_url), stop=None, safe=True)
         except TwilioRestException as err:
-            raise _lookup_refused(err, recipient) from err
+            raise lookup_refused(err, recipient) from err
         return found
 
     def _match(self, listed: Iterable[Any], wanted: set[str], found: dict[str, Any]) -> None:
@@ -382,20 +357,3 @@ class TwilioSms:
                 token_hash = hash_token(token)
                 if token_hash in wanted:
                     found.setdefault(token_hash, message)
-
-
-def _lookup_refused(
-    err: TwilioRestException, recipient: str = ""
-) -> ConfigurationError | ProviderRejected:
-    """A lookup's error answer: a setup error stops the run, anything else refuses the lookup
-    (the messages stay in doubt). The error names codes and regions, never a number."""
-    verdict = outcome(err.status, err.code, recipient)
-    if verdict.kind == "stop":
-        return ConfigurationError(verdict.error)
-    return ProviderRejected(
-        f"Twilio message lookup refused ({verdict.error})", provider=PROVIDER, status=err.status
-    )
-
-
-def _next_page(url: str) -> Callable[[Client], Any]:
-    return lambda client: client.messages.get_page(url)

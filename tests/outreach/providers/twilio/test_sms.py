@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -15,91 +11,27 @@ from sqlalchemy import select
 from enrich.runtime import get_engine
 from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app as create_web_app
-from models.answers.link_tokens import hash_token, new_token, personal_link, token_from_link
+from models.answers.link_tokens import hash_token, new_token, token_from_link
 from models.types import utcnow
-from outreach.channels.base import InDoubt, Message
-from outreach.config import OutreachConfig, TwilioConfig
+from outreach.channels.base import InDoubt
+from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, ProviderUnavailable, is_transient
 from outreach.providers.twilio.pacing import Pacer
 from outreach.providers.twilio.signature import verify_twilio
 from outreach.providers.twilio.sms import TwilioSms
 from tests.models.feedback.people import T, person
 from tests.outreach.conftest import MakeMessage
+from tests.outreach.providers.twilio.sms_rig import (
+    SENDER,
+    SERVICE,
+    FakeTime,
+    StandIn,
+    channel,
+    configure,
+    sms,
+)
 from tests.standins.common import free_port, serve_in_thread
-from tests.standins.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioState, WebhookReceiver, create_app
-
-SENDER = "+15005550006"
-SERVICE = "MG" + "cd" * 16
-
-
-@dataclasses.dataclass
-class StandIn:
-    state: TwilioState
-    url: str
-
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    state = TwilioState()
-    with serve_in_thread(create_app(state)) as url:
-        yield StandIn(state, url)
-
-
-class FakeTime:
-    """A clock that moves only when someone sleeps; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self.on_sleep: list[Any] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-        for hook in self.on_sleep:
-            hook()
-
-    def backoffs(self) -> list[float]:
-        return [s for s in self.sleeps if s >= 0.5]
-
-
-def configure(
-    outbox_config: OutreachConfig, url: str, *, base_url: str | None = None, **twilio: Any
-) -> OutreachConfig:
-    values: dict[str, Any] = {
-        "account_sid": ACCOUNT_SID,
-        "auth_token": AUTH_TOKEN,
-        "from_number": SENDER,
-        "base_url": url,
-        "messages_per_second": 1000.0,
-        "concurrency": 1,
-        "timeout_seconds": 5.0,
-        "max_retries": 3,
-    }
-    values.update(twilio)
-    return dataclasses.replace(
-        outbox_config,
-        base_url=base_url or outbox_config.base_url,
-        sms_channel="twilio",
-        twilio=TwilioConfig(**values),
-    )
-
-
-def sms(make_message: MakeMessage, config: OutreachConfig, number: str, **over: Any) -> Message:
-    """An SMS whose personal link points at ``config.base_url``, like the dispatcher's."""
-    link = personal_link(config.base_url, new_token())
-    return make_message("sms", recipient=number, link=link, **over)
-
-
-def channel(config: OutreachConfig, fake: FakeTime | None = None) -> TwilioSms:
-    if fake is None:
-        return TwilioSms(config)
-    return TwilioSms(config, sleep=fake.sleep, clock=fake.clock)
+from tests.standins.twilio import AUTH_TOKEN, TwilioState, WebhookReceiver, create_app
 
 
 def test_200_messages_stay_within_the_rate_and_the_concurrency(
@@ -330,13 +262,6 @@ def test_a_timeout_with_nothing_accepted_stays_in_doubt(
     assert result.in_doubt and not result.ok and result.provider_message_id is None
     assert "+316" not in (result.error or "")
     assert standin.state.messages == [] and len(standin.state.create_times) == 1
-
-
-@pytest.fixture
-def hooks() -> Iterator[str]:
-    """A local receiver for status callbacks: its base URL."""
-    with serve_in_thread(WebhookReceiver()) as url:
-        yield url
 
 
 def test_already_sent_finds_a_message_by_its_token_hash_only(

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contact_moments.router)
     app.include_router(health.router)
     app.include_router(api_docs.router)
+    app.mount(api_docs.ASSETS_URL, api_docs.docs_assets(), name="docs-assets")
     # Added last = outermost: even a 413 carries the security headers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -6,7 +6,8 @@ parent (about 235 MB each, left running). Instead, :func:`prefect_api` starts th
 (Prefect's own app under uvicorn) as a child that watches a pipe from this process: when the
 pipe closes, as it does when this process ends in any way, the child exits at once.
 
-``python -m enrich.cli.prefect_api PORT`` is that child.
+``python -m enrich.prefect_child PORT`` is that child (outside ``enrich.cli``, which it need
+not import).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -101,7 +101,7 @@ def prefect_api() -> Iterator[str | None]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     process = subprocess.Popen(
-        [sys.executable, "-m", "enrich.cli.prefect_api", str(port)],
+        [sys.executable, "-m", "enrich.prefect_child", str(port)],
         stdin=subprocess.PIPE,
         env={**os.environ, **SERVER_ENV},
     )
@@ -114,31 +114,3 @@ def prefect_api() -> Iterator[str | None]:
                 _drain_prefect_workers()
     finally:
         _stop(process)
-
-
-def _exit_when_parent_goes() -> None:
-    """Block on the pipe from the parent; its end (EOF) means the parent is gone."""
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    finally:
-        os._exit(0)
-
-
-def main(argv: list[str]) -> None:
-    import uvicorn
-
-    port = int(argv[0])
-    threading.Thread(target=_exit_when_parent_goes, name="parent-watch", daemon=True).start()
-    uvicorn.run(
-        "prefect.server.api.server:create_app",
-        factory=True,
-        host="127.0.0.1",
-        port=port,
-        log_level="error",
-        lifespan="on",
-    )
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

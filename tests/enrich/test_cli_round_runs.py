@@ -44,7 +44,7 @@ def prefect_servers(pid: int) -> list[psutil.Process]:
             cmdline = " ".join(child.cmdline())
         except psutil.Error:
             continue
-        if "enrich.cli.prefect_api" in cmdline or "prefect.server.api.server" in cmdline:
+        if "enrich.prefect_child" in cmdline or "prefect.server.api.server" in cmdline:
             found.append(child)
     return found
 
@@ -106,3 +106,16 @@ def test_commands_with_nothing_to_do_say_so_without_starting_prefect(
     assert start.returncode == 0, start.stderr
     assert "No profile would be enrolled" in start.stdout
     assert not (tmp_path / "prefect").exists()  # Prefect never ran: no home, no database
+
+
+def test_a_round_that_starts_its_own_prefect_server_prints_no_warning(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with get_engine(settings).begin() as conn:
+        add_profile(conn, "w0", replace(COMPLETE, "mobile"))
+    run = subprocess.run(
+        [ENRICH, "round", "start"], cwd=REPO, env=own_env(tmp_path), capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert "1 enrolled" in run.stdout
+    assert "Warning" not in run.stderr, run.stderr

@@ -14,12 +14,12 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from models.audit import AuditRow, audit_many
+from models.feedback.event_records import chunks
 from models.tables import CONTACT, ENROLLMENT, OUTREACH
 from models.vocabulary import ACTIVE, FAILED, INVALID, LETTER, OPTED_OUT, SENT, AuditAction
 
 RETURNED_REASON = "letter returned"
 _RETURN_CODE = re.compile(r"L-?(\d{6,})-?(\d)")
-_CHUNK = 500
 # A letter that was never printed cannot come back: its code is reported as unknown.
 _POSTED = (SENT, FAILED)
 
@@ -58,10 +58,6 @@ class ReturnsOutcome:
     enrollments_due: int = 0
 
 
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
-
 def _letters(session: Session, ids: list[int]) -> dict[int, Any]:
     query = (
         select(
@@ -78,7 +74,7 @@ def _letters(session: Session, ids: list[int]) -> dict[int, Any]:
         .where(OUTREACH.c.channel == LETTER, CONTACT.c.kind == "postal")
     )
     found: dict[int, Any] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = session.execute(query.where(OUTREACH.c.id.in_(chunk)))
         found.update({r.id: r for r in rows if r.outreach_status in _POSTED})
     return found
@@ -188,7 +184,7 @@ def _nudge(
         if letter.enrollment_id is not None
     }
     rows: list[Any] = []
-    for chunk in _chunks(sorted(by_enrollment)):
+    for chunk in chunks(sorted(by_enrollment)):
         query = select(ENROLLMENT.c.id, ENROLLMENT.c.step_index, ENROLLMENT.c.next_due_at).where(
             ENROLLMENT.c.id.in_(chunk), ENROLLMENT.c.state == ACTIVE
         )

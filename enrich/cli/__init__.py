@@ -8,10 +8,12 @@ from pydantic_settings import SettingsError
 from rich.console import Console
 
 from enrich.cli import exit_codes
+from enrich.cli.audit import audit_app
 from enrich.cli.check import check_command
 from enrich.cli.data import demo_data_command, import_command
 from enrich.cli.letters import letters_app
 from enrich.cli.outreach import outreach_app
+from enrich.cli.profile import profile_app
 from enrich.cli.providers import providers_app
 from enrich.cli.round import round_app
 from enrich.cli.serve import serve_command
@@ -64,3 +66,5 @@ app.command("check")(check_command)
 app.add_typer(outreach_app, name="outreach")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(providers_app, name="providers")
+app.add_typer(profile_app, name="profile")
+app.add_typer(audit_app, name="audit")

@@ -20,18 +20,17 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, Final
 
-from sqlalchemy import and_, bindparam, delete, func, null, or_, select, update
+from sqlalchemy import bindparam, delete, func, null, or_, select, update
 from sqlalchemy.engine import Connection
 
 from models.audit import AUDIT_TABLE, AuditRow, audit_many
+from models.audit_trail.reading import profile_trail
 from models.tables import (
     CONSENT,
     CONTACT,
     DELIVERY,
-    ENROLLMENT,
     OUTREACH,
     PROFILE,
     PROPOSAL,
@@ -148,57 +147,18 @@ def _rewrite(
     return rows
 
 
-# Tables whose rows belong to one profile, by the entity type audit events name them with.
-_OWNED = {
-    "contact_point": CP,
-    "consent": CONSENT,
-    "verification_token": TOKEN,
-    "submission": SUBMISSION,
-    "outreach": OUTREACH,
-    "enrollment": ENROLLMENT,
-}
-
-
-def _audit_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
-    """Audit rows about these profiles: by profile id, or naming one of their records.
-
-    Some events name only the record (a provider's ``outreach.failed``); their owner is
-    looked up, so the right values are scrubbed from them.
-    """
-    owner: dict[tuple[str, int], int] = {("profile", pid): pid for pid in ids}
-    for entity, table in _OWNED.items():
-        query = select(table.c.id, table.c.profile_id).where(table.c.profile_id.in_(ids))
-        owner.update({(entity, rid): pid for rid, pid in conn.execute(query)})
-    named = [
-        and_(AUDIT.c.entity_type == entity, AUDIT.c.entity_id.in_(
-            select(table.c.id).where(table.c.profile_id.in_(ids))))
-        for entity, table in _OWNED.items()
-    ]  # fmt: skip
-    rows = conn.execute(
-        select(AUDIT.c.id, AUDIT.c.profile_id, AUDIT.c.entity_type, AUDIT.c.entity_id,
-               AUDIT.c.before, AUDIT.c.after, AUDIT.c.evidence, AUDIT.c.reason)
-        .where(or_(AUDIT.c.profile_id.in_(ids),
-                   and_(AUDIT.c.entity_type == "profile", AUDIT.c.entity_id.in_(ids)), *named))
-    ).all()  # fmt: skip
-    resolved = []
-    for r in rows:
-        pid = r.profile_id if r.profile_id is not None else owner.get((r.entity_type, r.entity_id))
-        resolved.append(SimpleNamespace(**{**r._mapping, "profile_id": pid}))
-    return resolved
-
-
 def _scrub_trail(
     conn: Connection, ids: Sequence[int], patterns: Mapping[int, re.Pattern[str] | None]
 ) -> None:
     """Audit rows, outreach errors, sweep notes and delivery events of these profiles."""
-    audits = _audit_rows(conn, ids)
+    audits = profile_trail(conn, ids)
     _rewrite(conn, AUDIT, audits, ("before", "after", "evidence", "reason"), patterns)
     # Delivery events tied to a contact point rather than an outreach (an inbound STOP) are
     # found through the audit rows they caused.
     event_owner: dict[int, int] = {}
     for r in audits:
         event_id = r.evidence.get("delivery_event_id") if isinstance(r.evidence, dict) else None
-        if isinstance(event_id, int):
+        if isinstance(event_id, int) and r.profile_id is not None:
             event_owner[event_id] = r.profile_id
     outreach = conn.execute(
         select(OUTREACH.c.id, OUTREACH.c.profile_id, OUTREACH.c.error, OUTREACH.c.reason)

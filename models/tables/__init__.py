@@ -1,0 +1,79 @@
+"""SQLModel tables for the vocabulary of the design notes.
+
+Status and event-type columns are plain strings (the allowed values are listed in
+:mod:`models.vocabulary`); timestamps are aware UTC; JSON columns hold evidence and raw payloads.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+from models.tables.customers import Consent, ContactPoint, Profile
+from models.tables.messages import (
+    DeliveryEvent,
+    Outreach,
+    RateLimitHit,
+    RejectedWebhookEvent,
+    Submission,
+    VerificationToken,
+)
+from models.tables.retention import SweepProposal, SweepRun
+from models.tables.rounds import Campaign, Enrollment, Round
+from models.tables.trail import AuditEvent
+
+__all__ = [
+    "AUDIT",
+    "CAMPAIGN",
+    "CONSENT",
+    "CONTACT",
+    "DELIVERY",
+    "ENROLLMENT",
+    "OUTREACH",
+    "PROFILE",
+    "PROPOSAL",
+    "RATE_LIMIT",
+    "REJECTED",
+    "ROUND",
+    "SUBMISSION",
+    "SWEEP_RUN",
+    "TOKEN",
+    "AuditEvent",
+    "Campaign",
+    "Consent",
+    "ContactPoint",
+    "DeliveryEvent",
+    "Enrollment",
+    "Outreach",
+    "Profile",
+    "RateLimitHit",
+    "RejectedWebhookEvent",
+    "Round",
+    "Submission",
+    "SweepProposal",
+    "SweepRun",
+    "VerificationToken",
+]
+
+# Core tables for set-based SQL (SQLModel leaves ``__table__`` untyped; only this reads it).
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+PROFILE = _table(Profile)
+CONTACT = _table(ContactPoint)
+CONSENT = _table(Consent)
+CAMPAIGN = _table(Campaign)
+ROUND = _table(Round)
+ENROLLMENT = _table(Enrollment)
+OUTREACH = _table(Outreach)
+DELIVERY = _table(DeliveryEvent)
+REJECTED = _table(RejectedWebhookEvent)
+RATE_LIMIT = _table(RateLimitHit)
+TOKEN = _table(VerificationToken)
+SUBMISSION = _table(Submission)
+AUDIT = _table(AuditEvent)
+SWEEP_RUN = _table(SweepRun)
+PROPOSAL = _table(SweepProposal)

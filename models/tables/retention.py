@@ -1,0 +1,59 @@
+"""The stale sweep: its runs and what it proposed for each profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from models.tables.columns import json_column, timestamp
+from models.types import UTCDateTime, utcnow
+
+
+class SweepRun(SQLModel, table=True):
+    """One run of the stale sweep: when, by whom, with which idle period, and its counts."""
+
+    __tablename__ = "sweep_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_by: str = Field(max_length=200)
+    idle_days: int
+    status: str = Field(default="running", max_length=16)
+    summary: dict[str, Any] | None = json_column()
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = timestamp()
+
+
+class SweepProposal(SQLModel, table=True):
+    """What the sweep proposes for one stale profile (keep, archive, erase) and the decision."""
+
+    __tablename__ = "sweep_proposal"
+    __table_args__ = (
+        UniqueConstraint("sweep_run_id", "profile_id", name="uq_sweep_proposal_run_profile"),
+        # At most one open proposal per profile, across sweeps.
+        Index(
+            "uq_sweep_proposal_open_profile",
+            "profile_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_sweep_proposal_profile", "profile_id", "decided_at"),
+        Index("ix_sweep_proposal_status", "status", "proposal"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_run_id: int = Field(foreign_key="sweep_run.id")
+    profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE")
+    proposal: str = Field(max_length=16)
+    # A short code for why (no personal data), see models.retention.sweep_runs.
+    reason: str = Field(max_length=64)
+    last_interaction_at: datetime | None = timestamp()
+    status: str = Field(default="open", max_length=16)
+    decision: str | None = Field(default=None, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = timestamp()
+    note: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -72,6 +72,8 @@ bench: setup
 	$(BIN)/python benchmarks/letters.py
 	$(BIN)/python benchmarks/webhook_ingestion.py
 	$(BIN)/python benchmarks/provider_sending.py
+	$(BIN)/python benchmarks/dossier.py
+	$(BIN)/python benchmarks/audit_verify.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -11,6 +11,10 @@ own processes (their CPU is not ours) and measures in the same run, per channel:
 (b) the baseline: ``Renderer.email`` / ``Renderer.sms`` over as many messages built the same
     way (same names, locales, links), in memory: no database, no HTTP.
 
+Sealing: after each batch the full path seals the batch's audit rows into the hash chain
+(``models.audit_trail.sealing.seal``), as the send task does. Each seal call is timed on its
+own, so the run prints the full path without sealing and with it.
+
 The email channel renders once per group of messages with placeholders and lets SendGrid
 substitute (``outreach/providers/sendgrid/batching.py``), so the full path renders far fewer emails
 than the baseline; what it adds is the database work, the request bodies and the HTTP.
@@ -32,6 +36,7 @@ difference is mostly time spent waiting for the stand-ins.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import random
@@ -54,6 +59,7 @@ from sqlalchemy.engine import Engine
 from enrich.settings import Settings
 from flows.tasks import BATCHES_PER_SEND_TASK
 from models.answers.link_tokens import new_token, personal_link
+from models.audit_trail.sealing import seal
 from models.campaigns.gaps import GAPS
 from models.campaigns.spec import CampaignSpec, Step
 from models.db import make_engine, upgrade
@@ -266,8 +272,10 @@ def full_path(
     now: datetime,
     last_id: int,
     batch: int,
+    sealing: list[float],
 ) -> Callable[[], int]:
-    """Due enrollments up to ``last_id``, batch after batch, through ``send_due_steps``."""
+    """Due enrollments up to ``last_id``, batch after batch, through ``send_due_steps``; the
+    seconds each batch's sealing took are added to ``sealing``."""
 
     def run() -> int:
         sent = failed = after = 0
@@ -289,6 +297,9 @@ def full_path(
                 now=now,
                 actor="bench",
             )
+            started = time.perf_counter()
+            seal(engine)
+            sealing.append(time.perf_counter() - started)
             sent += outcome.sent
             failed += outcome.failed + outcome.in_doubt
         if failed:
@@ -383,6 +394,7 @@ def run(args: argparse.Namespace) -> int:
             channels = build_channels(config)
             renderer = Renderer(config)
             phases: list[tuple[Phase, Phase]] = []
+            seals: dict[str, tuple[float, float]] = {}
             for channel, persons, last_id in (
                 ("email", by_email, email_last or 0),
                 ("sms", by_sms, 2**62),
@@ -392,8 +404,9 @@ def run(args: argparse.Namespace) -> int:
                 baseline = measure(
                     f"{channel}: render only", render_only(renderer, channel, persons)
                 )
-                sending = measure(
-                    f"{channel}: send_due_steps",
+                sealing: list[float] = []
+                sealed = measure(
+                    f"{channel}: send + seal",
                     full_path(
                         engine=engine,
                         channels=channels,
@@ -402,8 +415,15 @@ def run(args: argparse.Namespace) -> int:
                         now=now,
                         last_id=last_id,
                         batch=args.batch_size,
+                        sealing=sealing,
                     ),
                 )
+                sending = dataclasses.replace(
+                    sealed,
+                    label=f"{channel}: send_due_steps",
+                    seconds=sealed.seconds - sum(sealing),
+                )
+                seals[channel] = (sending.seconds, sealed.seconds)
                 phases.append((sending, baseline))
             email_counts, email_cpu = standin_counts(sendgrid_url)
             sms_counts, sms_cpu = standin_counts(twilio_url)
@@ -432,6 +452,11 @@ def run(args: argparse.Namespace) -> int:
             f"(CPU of this process {sending.cpu_seconds / baseline.cpu_seconds:.2f}x); "
             f"sending adds {wall - 1:.2f}x to rendering"
             + (" (aim: at most 2x)" if channel == "email" else "")
+        )
+    for channel, (without, with_sealing) in seals.items():
+        print(
+            f"{channel}: without sealing {without:.2f} s, with sealing {with_sealing:.2f} s: "
+            f"{with_sealing / without:.2f}x (aim: at most 1.15x)"
         )
     problems = check("email", email_counts, recorded["email"], args.emails)
     problems += check("sms", sms_counts, recorded["sms"], args.sms)

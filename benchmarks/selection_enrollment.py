@@ -6,7 +6,10 @@ of them (``--exhausted-share``; half of those changed no data since, so the exha
 holds them back), then measures in the same run:
 
 (a) ``models.rounds.enrollment.enroll`` - gap selection and ``INSERT ... SELECT`` per batch of ids;
-(b) a raw ``sqlite3`` ``executemany`` of as many enrollment rows into an identical table
+(b) (a) again, twice, on copies of the same database, followed by sealing the audit rows it
+    wrote into the hash chain (``models.audit_trail.sealing.seal``, as the round flow does), then
+    (a) once more on a third copy; the best of each pair is compared;
+(c) a raw ``sqlite3`` ``executemany`` of as many enrollment rows into an identical table
     (same columns, same indexes), in one transaction.
 
 Memory: the process's peak resident set during each phase above its resident set at the start
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -32,6 +36,7 @@ from typing import Any
 
 from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sys.path
 
+from models.audit_trail.sealing import seal
 from models.campaigns.gaps import GAPS
 from models.campaigns.spec import CampaignSpec, Step
 from models.db import make_engine, upgrade
@@ -153,11 +158,13 @@ def run(size: int, batch_size: int, exhausted_share: float) -> None:
             f"\n{size:,} profiles ({exhausted_share:.0%} ran out in an earlier round): test data"
             f" built in {time.perf_counter() - started:.1f} s"
         )
+        for name in ("sealed.db", "sealed-2.db", "again.db"):
+            shutil.copyfile(path, path.with_name(name))
         engine = make_engine(f"sqlite:///{path}")
 
-        def via_enroll() -> int:
+        def via_enroll(target: Any = engine) -> int:
             return enroll(
-                conn=engine,
+                conn=target,
                 round_id=1,
                 spec=SPEC,
                 now=NOW,
@@ -169,6 +176,27 @@ def run(size: int, batch_size: int, exhausted_share: float) -> None:
 
         enrolled, t_enroll, mem_enroll = measure(via_enroll)
         engine.dispose()
+
+        def enroll_and_seal(name: str, sealing: bool) -> tuple[int, float, float]:
+            target = make_engine(f"sqlite:///{path.with_name(name)}")
+
+            def work() -> int:
+                done = via_enroll(target)
+                if sealing:
+                    seal(target)
+                return done
+
+            try:
+                return measure(work)
+            finally:
+                target.dispose()
+
+        # Without, with, with, without: the best of each pair, so a busy machine's drift
+        # does not decide the comparison.
+        _, t_sealed, mem_sealed = enroll_and_seal("sealed.db", True)
+        _, t_sealed_2, _ = enroll_and_seal("sealed-2.db", True)
+        _, t_again, _ = enroll_and_seal("again.db", False)
+        t_sealed, t_enroll = min(t_sealed, t_sealed_2), min(t_enroll, t_again)
         masks = (
             sqlite3.connect(path)
             .execute(
@@ -193,6 +221,7 @@ def run(size: int, batch_size: int, exhausted_share: float) -> None:
         print(f"{'':<36}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'peak RSS +MiB':>15}")
         for label, rows, secs, mem in (
             (f"selection + enroll (batch {batch_size:,})", enrolled, t_enroll, mem_enroll),
+            ("the same, then seal", enrolled, t_sealed, mem_sealed),
             ("raw executemany insert", raw, t_raw, mem_raw),
         ):
             print(f"{label:<36}{rows:>10,}{secs:>10.2f}{rows / secs:>12,.0f}{mem:>15.1f}")
@@ -200,6 +229,7 @@ def run(size: int, batch_size: int, exhausted_share: float) -> None:
             f"ratio enroll / raw insert: {t_enroll / t_raw:.2f}x "
             f"({enrolled / size:.0%} of profiles selected)"
         )
+        print(f"with sealing / without: {t_sealed / t_enroll:.2f}x (aim: at most 1.15x)")
 
 
 def main() -> None:

@@ -7,7 +7,11 @@ Builds a temporary SQLite database with N sent email outreaches, then measures i
     ingesting it (``models.feedback.delivery_events.ingest_events``: idempotent insert plus effects:
     bounces, opt-outs, due enrollments, audit rows), in batches of ``--batch`` events per request;
 (b) the same batches delivered again (every event a duplicate: must change nothing);
-(c) a raw ``sqlite3`` ``executemany`` of as many rows into an identical ``delivery_event`` table.
+(c) (a) again, twice, on copies of the same database, each request followed by sealing its audit
+    rows into the hash chain (``models.audit_trail.sealing.seal``, as the webhook route does),
+    then (a) once more on a third copy, these three without tracemalloc (it slows Python-heavy
+    sealing far more than the SQL-heavy ingestion); the better sealed run is compared;
+(d) a raw ``sqlite3`` ``executemany`` of as many rows into an identical ``delivery_event`` table.
 
 Memory: peak traced allocations per phase (``tracemalloc``), the same instrument for all three.
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -31,6 +36,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session
 
+from models.audit_trail.sealing import seal
 from models.db import make_engine, upgrade
 from models.feedback.delivery_events import ingest_events
 from models.tables import CAMPAIGN, CONTACT, ENROLLMENT, OUTREACH, PROFILE, ROUND
@@ -97,16 +103,25 @@ def _payload(events: int, outreaches: int, rng: random.Random) -> list[dict[str,
     return out
 
 
-def _measure(label: str, count: int, fn: Callable[[], object]) -> float:
-    tracemalloc.start()
+CPU: dict[str, float] = {}  # CPU seconds of this process per phase: steadier on a busy machine
+
+
+def _measure(label: str, count: int, fn: Callable[[], object], traced: bool = True) -> float:
+    """Seconds of ``fn``; ``traced`` off leaves out tracemalloc, which slows Python-heavy work
+    (sealing) far more than SQL-heavy work and would flatter neither side of a comparison."""
+    if traced:
+        tracemalloc.start()
+    cpu = time.process_time()
     started = time.perf_counter()
     fn()
     elapsed = time.perf_counter() - started
-    peak = tracemalloc.get_traced_memory()[1]
+    CPU[label] = min(CPU.get(label, float("inf")), time.process_time() - cpu)
+    peak = tracemalloc.get_traced_memory()[1] if traced else 0
     tracemalloc.stop()
+    memory = f"peak {peak / 2**20:7.1f} MiB" if traced else "(untraced)      "
     print(
         f"{label:<34} {count:>8,} events {elapsed:8.2f} s {count / elapsed:>10,.0f} ev/s"
-        f" peak {peak / 2**20:7.1f} MiB"
+        f" {memory}  CPU {CPU[label]:.2f} s"
     )
     return elapsed
 
@@ -121,21 +136,42 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         _populate(url, args.outreaches)
+        copies = {}
+        for name in ("sealed", "sealed-2", "again"):
+            shutil.copyfile(Path(tmp) / "bench.db", Path(tmp) / f"{name}.db")
+            copies[name] = make_engine(f"sqlite:///{Path(tmp) / name}.db")
         raw_batches = [
             json.dumps(args_batch).encode()
             for args_batch in _chunks(_payload(args.events, args.outreaches, rng), args.batch)
         ]
         engine = make_engine(url)
 
-        def ingest() -> None:
+        def ingest(target: Any = engine, sealing: bool = False) -> None:
             for body in raw_batches:
-                with Session(engine) as session:
+                with Session(target) as session:
                     ingest_events(session=session, events=sendgrid_events(json.loads(body)),
                                   now=NOW)  # fmt: skip
                     session.commit()
+                if sealing:
+                    seal(target)
 
         first = _measure("parse + ingest (new events)", args.events, ingest)
         _measure("same batches again (duplicates)", args.events, ingest)
+        # Without, with, with, without: the best of each pair, so a busy machine's drift does
+        # not decide the comparison.
+        with_seal = min(
+            _measure(
+                "parse + ingest + seal (new events)",
+                args.events,
+                lambda n=n: ingest(copies[n], True),  # type: ignore[misc]
+                traced=False,
+            )
+            for n in ("sealed", "sealed-2")
+        )
+        without = _measure("parse + ingest (new, untraced)", args.events,
+                           lambda: ingest(copies["again"]), traced=False)  # fmt: skip
+        for copy in copies.values():
+            copy.dispose()
 
         raw_path = Path(tmp) / "raw.db"
         raw = sqlite3.connect(raw_path)
@@ -164,6 +200,13 @@ def main() -> None:
         raw.close()
         engine.dispose()
         print(f"ingestion / raw insert: {first / baseline:.1f}x")
+        cpu_ratio = (
+            CPU["parse + ingest + seal (new events)"] / CPU["parse + ingest (new, untraced)"]
+        )
+        print(
+            f"with sealing / without (untraced): {with_seal / without:.2f}x wall, "
+            f"{cpu_ratio:.2f}x CPU (aim: at most 1.15x)"
+        )
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     webhook_max_age_seconds: int = Field(
         default=300, ge=1, description="Signed webhook requests older than this are refused."
     )
+    audit_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 key (base64) signing audit checkpoints; see `enrich audit keygen`.",
+    )
+    audit_public_key: str | None = Field(
+        default=None, description="Its public key (base64): what `enrich audit verify` checks."
+    )
 
     # Providers: each channel goes to the local outbox (the default) or to its provider.
     email_channel: Literal["outbox", "sendgrid"] = "outbox"

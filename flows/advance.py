@@ -19,6 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
+from models.audit_trail.sealing import seal
 from models.campaigns.spec import load_campaign, sync_campaign
 from models.campaigns.versions import record_campaign_updates, round_campaigns
 from models.contact_moments.expiry import close_expired_moments
@@ -97,6 +98,7 @@ def advance_ladders(
             yield from groups
 
     totals = send_all(batches(), actor=started_by, window=send_window(get_engine(get_settings())))
+    seal(get_engine(get_settings()))  # closed moments and campaign updates join the chain
     summary = dict(vars(totals))
     summary.update(campaign_updates=campaign_updates, moments_closed=moments_closed)
     get_run_logger().info("ladder advance: %s", summary)

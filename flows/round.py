@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import Settings, get_settings
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
+from models.audit_trail.sealing import seal
 from models.campaigns.spec import CampaignSpec, load_campaign, sync_campaign
 from models.campaigns.versions import record_campaign_updates, round_campaigns
 from models.db import session_scope, stored_id
@@ -188,6 +189,7 @@ def _run(
             exhausted=summary["per_state"].get("exhausted", 0),
         )
         finish_round(session=session, round_id=round_id, summary=summary, actor=started_by)
+    seal(engine)  # the round's own audit rows (start, enrolment, finish) join the chain
     create_markdown_artifact(
         markdown=_markdown(summary),
         key=f"enrichment-round-{round_id}",

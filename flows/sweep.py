@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from flows.tasks import RETRIES
+from models.audit_trail.sealing import seal
 from models.retention.sweep_runs import finish_sweep, start_sweep, sweep_batch
 from models.types import utcnow
 
@@ -68,6 +69,7 @@ def stale_sweep(started_by: str = "system:sweep", idle_days: int | None = None) 
         after, _new = propose_batch(run_id, now, idle, after)
     with engine.begin() as conn:
         summary = finish_sweep(conn, sweep_run_id=run_id, now=utcnow(), actor=started_by)
+    seal(engine)  # the sweep's audit rows join the chain
     get_run_logger().info("stale sweep %d: %s", run_id, summary["per_proposal"])
     create_markdown_artifact(
         markdown=_markdown(summary),

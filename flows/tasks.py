@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from enrich.runtime import get_engine, outreach_config, respect
 from enrich.settings import get_settings
+from models.audit_trail.sealing import seal
 from models.campaigns.spec import CampaignSpec
 from models.types import utcnow
 from outreach.channels import build_channels
@@ -70,8 +71,9 @@ def send_batch(enrollment_ids: list[int], spec_data: dict[str, Any], actor: str)
     """Send each of these enrollments its next due step (:func:`send_due_steps`)."""
     settings = get_settings()
     config = outreach_config(settings)
+    engine = get_engine(settings)
     outcome = send_due_steps(
-        engine=get_engine(settings),
+        engine=engine,
         enrollment_ids=enrollment_ids,
         spec=CampaignSpec.model_validate(spec_data),
         channels=build_channels(config),
@@ -80,6 +82,7 @@ def send_batch(enrollment_ids: list[int], spec_data: dict[str, Any], actor: str)
         actor=actor,
         respect=respect(settings),
     )
+    seal(engine)  # the batch's audit rows join the chain
     get_run_logger().info("batch of %d: %s", len(enrollment_ids), outcome)
     return outcome
 

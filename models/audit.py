@@ -96,10 +96,14 @@ def audit_many(conn: Connection | Session, rows: Iterable[AuditRow]) -> int:
 
 def json_object(dialect: str, pairs: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any]:
     """A JSON object built by the database from columns (SQLite ``json_object``, PostgreSQL
-    ``jsonb_build_object``), so set-based audit rows need no per-row work in Python."""
+    ``jsonb_build_object``), so set-based audit rows need no per-row work in Python.
+
+    Keys go in sorted order: SQLite then writes the object as sealing stores it (RFC 8785), and
+    the sealer need not rewrite it.
+    """
     build = func.jsonb_build_object if dialect == "postgresql" else func.json_object
     args: list[ColumnElement[Any]] = []
-    for key, value in pairs.items():
+    for key, value in sorted(pairs.items()):
         if not key.isidentifier():
             raise ValueError(f"not a plain key: {key!r}")
         args += [literal_column(f"'{key}'"), value]

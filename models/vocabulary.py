@@ -14,7 +14,9 @@ VERIFIED: Final = "verified"
 BOUNCED: Final = "bounced"
 INVALID: Final = "invalid"
 OPTED_OUT: Final = "opted_out"
-CONTACT_STATUSES: Final = (UNVERIFIED, VALID, VERIFIED, BOUNCED, INVALID, OPTED_OUT)
+# The customer said the value is wrong without giving a new one: never written to while it lasts.
+CONTESTED: Final = "contested"
+CONTACT_STATUSES: Final = (UNVERIFIED, VALID, VERIFIED, BOUNCED, INVALID, OPTED_OUT, CONTESTED)
 # A contact point we may write to.
 USABLE_STATUSES: Final = (UNVERIFIED, VALID, VERIFIED)
 
@@ -70,11 +72,18 @@ class AuditAction(StrEnum):
     PROFILE_UPDATE = "profile.update"
     PROFILE_ARCHIVED = "profile.archived"
     PROFILE_ERASED = "profile.erased"
+    PROFILE_OBJECTED = "profile.objected"
+    PROFILE_OBJECTION_WITHDRAWN = "profile.objection_withdrawn"
+    PROFILE_RESTRICTED = "profile.restricted"
+    PROFILE_RESTRICTION_LIFTED = "profile.restriction_lifted"
+    PROFILE_EXPORTED = "profile.exported"
+    PROFILE_DOSSIER_READ = "profile.dossier_read"
     CONTACT_POINT_CREATE = "contact_point.create"
     CONTACT_POINT_UPDATE = "contact_point.update"
     CONTACT_POINT_ADDED = "contact_point.added"
     CONTACT_POINT_REENTERED = "contact_point.reentered"
     CONTACT_POINT_CONFIRMED = "contact_point.confirmed"
+    CONTACT_POINT_CONTESTED = "contact_point.contested"
     CONTACT_POINT_VERIFIED = "contact_point.verified"
     CONTACT_POINT_BOUNCED = "contact_point.bounced"
     CONTACT_POINT_INVALID = "contact_point.invalid"

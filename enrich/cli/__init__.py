@@ -11,9 +11,12 @@ from enrich.cli import exit_codes
 from enrich.cli.audit import audit_app
 from enrich.cli.check import check_command
 from enrich.cli.data import demo_data_command, import_command
+from enrich.cli.dossier import dossier_command  # noqa: F401  (registers `profile dossier`)
 from enrich.cli.letters import letters_app
+from enrich.cli.notices import notices_app
 from enrich.cli.outreach import outreach_app
 from enrich.cli.profile import profile_app
+from enrich.cli.profile_rights import export_command  # noqa: F401  (registers the rights)
 from enrich.cli.providers import providers_app
 from enrich.cli.round import round_app
 from enrich.cli.serve import serve_command
@@ -68,3 +71,4 @@ app.add_typer(sweep_app, name="sweep")
 app.add_typer(providers_app, name="providers")
 app.add_typer(profile_app, name="profile")
 app.add_typer(audit_app, name="audit")
+app.add_typer(notices_app, name="notices")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings
 from models.campaigns.spec import CampaignError, load_campaign
+from models.consent.notices import NoticeError, notice_problems
 from models.db import current_revision, head_revision
 from models.messages.in_doubt import accepted_without_events
 from models.types import utcnow
@@ -84,6 +85,26 @@ def check_campaign(settings: Settings) -> Iterator[Finding]:
         )
     else:
         yield _ok("campaign", f"{spec.key}: {len(spec.ladder)} steps, every template present")
+
+
+def check_notices(settings: Settings) -> Iterator[Finding]:
+    """Every published notice text unchanged; every campaign purpose's version present and
+    published in each language its notices exist in (models.consent.notices)."""
+    try:
+        spec = load_campaign(settings.campaign_file)
+    except CampaignError:
+        return  # check_campaign reports the campaign
+    try:
+        problems = notice_problems(
+            settings.templates_dir, {p.key: p.text_version for p in spec.purposes}
+        )
+    except NoticeError as err:
+        problems = [str(err)]
+    for problem in problems:
+        yield _problem("consent notices", f"{problem} (ENRICH_TEMPLATES_DIR)")
+    if not problems:
+        versions = ", ".join(f"{p.key} {p.text_version}" for p in spec.purposes) or "none asked"
+        yield _ok("consent notices", f"published and unchanged: {versions}")
 
 
 def _unset(value: object) -> bool:
@@ -237,6 +258,7 @@ def check_configuration(settings: Settings) -> list[Finding]:
     for check in (
         check_database,
         check_campaign,
+        check_notices,
         check_email,
         check_sms,
         check_public_url,

@@ -13,6 +13,7 @@ from enrich.cli.demo_data import write_demo_csv
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
 from models import safe_csv
+from models.audit_trail.sealing import seal
 from models.db import upgrade
 from models.importing.apply_rows import ImportFileError, ImportReport, import_csv
 
@@ -83,6 +84,7 @@ def import_command(
             default_locale=settings.default_locale,
             encoding=encoding,
         )
+        seal(engine)  # the import's audit rows join the chain
     except ImportFileError as err:
         console.print(f"[red]Cannot import:[/red] {escape(str(err))}", soft_wrap=True)
         raise typer.Exit(2) from None

@@ -40,6 +40,7 @@ console = Console()
 CAMPAIGN_OPTION = typer.Option(None, "--campaign", help="Campaign file (default: settings).")
 EXCLUSION_LABELS = {
     "opted_out": "opted out or objected",
+    "restricted": "processing restricted",
     "enrolled": "already in an active round",
     "exhausted": "ladder ran out recently, data unchanged since",
     "cooldown": "contacted within the cool-down",

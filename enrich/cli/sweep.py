@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
+from models.db import truncate_wal
 from models.retention.sweep_runs import (
     ERASE,
     OPEN,
@@ -168,6 +169,8 @@ def decide_command(
     except SweepError as err:
         console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from err
+    if outcome.decision == ERASE:
+        truncate_wal(engine)
     done = {"keep": "kept", "archive": "archived", "erase": "erased"}[outcome.decision]
     console.print(
         f"{len(outcome.proposal_ids):,} proposal(s) decided: {done}; "

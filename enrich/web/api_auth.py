@@ -38,7 +38,7 @@ def key_matches(presented: str, digests: tuple[bytes, ...]) -> bool:
 
 
 def _not_configured(fix: str) -> HTTPException:
-    detail = f"contact-moment API not configured: {fix} ENRICH_API_KEYS"
+    detail = f"the API is not configured: {fix} ENRICH_API_KEYS"
     return HTTPException(503, detail, headers=NO_STORE)
 
 

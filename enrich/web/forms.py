@@ -17,8 +17,9 @@ class _PageForm(BaseModel):
 
 
 class LinkForm(_PageForm):
-    """``POST /c/{token}``; the ``consent_<purpose>`` answers come from the campaign's purposes,
-    so they are kept as extra fields and read with :meth:`consent`."""
+    """``POST /c/{token}``; the ``consent_<purpose>_<channel>`` answers and ``notice_<purpose>``
+    fields come from the campaign's purposes, so they are kept as extra fields and read with
+    :meth:`consent` and :meth:`notice`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -32,10 +33,23 @@ class LinkForm(_PageForm):
     email_action: str = ""
     mobile_action: str = ""
     postal_action: str = ""
+    stop_contacting: str = ""  # the "stop contacting me" checkbox: "yes" when ticked
 
-    def consent(self, purpose: str) -> str:
-        """The answer for ``purpose`` ("" when none); a repeated field counts by its last value."""
-        value = (self.model_extra or {}).get(f"consent_{purpose}")
+    def consent(self, name: str) -> str:
+        """The answer posted as ``consent_<name>`` ("" when none; ``<name>`` is
+        ``<purpose>_<channel>``); a repeated field counts by its last value."""
+        return self._extra(f"consent_{name}")
+
+    def notice(self, purpose: str) -> str:
+        """The ``<version>:<sha256>`` of the notice the page showed for ``purpose``."""
+        return self._extra(f"notice_{purpose}")
+
+    def consent_fields(self) -> set[str]:
+        """The names of every ``consent_*`` field posted, asked or not."""
+        return {name for name in self.model_extra or {} if name.startswith("consent_")}
+
+    def _extra(self, name: str) -> str:
+        value = (self.model_extra or {}).get(name)
         if isinstance(value, list):
             value = value[-1] if value else None
         return value if isinstance(value, str) else ""

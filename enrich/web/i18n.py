@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from models.consent.record import NOT_OFFERED, NOTICE_CHANGED
 from models.contact_data.validation import (
     TEXT_CONTROL,
     TEXT_DIRECTION,
@@ -54,6 +55,10 @@ def error_text(field: str, reason: str, text: dict[str, Any]) -> str:
         return str(text["err_action"])
     if "nothing to confirm" in reason:
         return str(text["err_nothing_to_confirm"])
+    if "nothing to mark wrong" in reason:
+        return str(text["err_nothing_to_contest"])
+    if reason in (NOT_OFFERED, NOTICE_CHANGED):  # a stale or altered form: it says what happened
+        return str(text["err_consents_changed"])
     for prefix, key in _TEXT_REASONS:
         if reason.startswith(prefix):
             return str(text[key])

@@ -19,13 +19,16 @@ from sqlmodel import Session, select
 from enrich.settings import Settings
 from enrich.web import csrf
 from enrich.web.challenges import send_challenges
+from enrich.web.consent_form import questions, read_answers
 from enrich.web.deps import PagesDep, ServicesDep, SessionDep
 from enrich.web.forms import CodeForm, ConfirmForm, LinkForm
 from enrich.web.i18n import error_text
 from enrich.web.pages import Pages, page_language, rate_limited
+from models.answers.form_rules import ACTIONS
 from models.answers.link_tokens import hash_presented
 from models.answers.personal_link import LinkContext, open_link
 from models.answers.proof_of_control import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email
+from models.answers.rights import object_through_link
 from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
 from models.tables import Profile, VerificationToken
 from models.types import utcnow
@@ -34,9 +37,7 @@ from models.types import utcnow
 # runs it in its thread pool, so its SQL (and a slow provider) never blocks the event loop.
 router = APIRouter(include_in_schema=False)
 
-ACTIONS = ("keep", "confirm", "change")
 ADDRESS = ("street", "house_number", "postal_code", "city", "country")
-CONSENT_VALUES = {"granted": True, "withdrawn": False, "unanswered": None}
 _KEEP_TYPED = 400  # longer typed values are not echoed back whole
 _TYPED = ("email", "mobile", *ADDRESS)
 
@@ -56,21 +57,12 @@ def _form_page(
     chosen: dict[str, str] | None = None,
     consents: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    objecting: bool = False,
 ) -> HTMLResponse:
     settings = pages.settings
     text = pages.text(lang)
     nonce = csrf.nonce_for(request)
-    current = {True: "granted", False: "withdrawn", None: "unanswered"}
-    purposes = [
-        {
-            "key": p.key,
-            "required": p.required,
-            "text_version": p.text_version,
-            "text": text["purposes"].get(p.key, p.key),
-            "chosen": (consents or {}).get(p.key, current[p.granted]),
-        }
-        for p in ctx.purposes
-    ]
+    purposes = questions(settings.templates_dir, ctx, lang, text, consents or {})
     typed = {name: "" for name in _TYPED} | (values or {})
     return pages.render(
         "form.html",
@@ -85,6 +77,7 @@ def _form_page(
         values={k: v[:_KEEP_TYPED] for k, v in typed.items()},
         chosen=chosen or {k: "keep" for k in ("email", "mobile", "postal")},
         errors=errors or {},
+        objecting=objecting,
     )
 
 
@@ -148,21 +141,24 @@ def submit_page(
     lang = page_language(request, form.lang, ctx.locale)
     if not csrf.valid(request, settings, f"/c/{token}", form.csrf_token):
         return pages.forbidden(lang)
+    if form.stop_contacting == "yes":  # an objection; the rest of the form is not applied
+        if object_through_link(session=session, token=token, now=now).status != "ok":
+            session.rollback()
+            return pages.invalid(lang)
+        session.commit()
+        return pages.message(lang, "objected", "objected", 200)
     sub, values, chosen = _parse(form)
-    consents: dict[str, bool | None] = {}
-    typed_consents: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    for p in ctx.purposes:
-        answer = form.consent(p.key) or "unanswered"
-        if answer not in CONSENT_VALUES:
-            errors["consents"] = "consent: invalid answer"
-            continue
-        consents[p.key], typed_consents[p.key] = CONSENT_VALUES[answer], answer
+    answers = read_answers(settings.templates_dir, form, ctx, lang)
+    errors: dict[str, str] = {"consents": answers.error} if answers.error else {}
+    if form.stop_contacting:
+        errors["objection"] = "objection: invalid answer"
     if not errors:
         result = apply_submission(
             session=session,
             token=token,
-            form=SubmissionForm(sub.email, sub.mobile, sub.postal, consents),
+            form=SubmissionForm(
+                sub.email, sub.mobile, sub.postal, answers.consents, answers.notices
+            ),
             now=now,
             client_time=None,
             default_region=settings.default_region,
@@ -182,7 +178,7 @@ def submit_page(
         return _form_page(
             request, pages, ctx, token, lang, status=422, values=values,
             chosen={k: v if v in ACTIONS else "keep" for k, v in chosen.items()},
-            consents=typed_consents, errors=shown,
+            consents=answers.typed, errors=shown, objecting=bool(form.stop_contacting),
         )  # fmt: skip
     session.commit()
     sent = send_challenges(

@@ -30,6 +30,7 @@ from enrich.runtime import get_engine
 from enrich.settings import Settings
 from enrich.web.deps import SettingsDep
 from enrich.web.json_body import BodyError, parse_json
+from models.audit_trail.sealing import seal
 from models.db import session_scope
 from models.feedback.delivery_events import ingest_events
 from models.feedback.event_records import EventRecord, IngestOutcome
@@ -76,6 +77,7 @@ def _ingest(
     with session_scope(engine) as session:
         new_rejected = store_rejected(session=session, rejected=rejected, now=now)
         outcome = ingest_events(session=session, events=events, now=now)
+    seal(engine)  # the request's audit rows join the chain (skipped while another sealer runs)
     return _Stored(outcome, new_rejected)
 
 

@@ -9,7 +9,7 @@ completion in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -18,7 +18,7 @@ from models.answers.link_tokens import hash_presented
 from models.campaigns.spec import CampaignSpec
 from models.contact_data.masking import mask_address, mask_email, mask_phone
 from models.db import stored_id
-from models.rounds.completion import enrollment_spec
+from models.rounds.completion import askable_channels, enrollment_spec
 from models.tables import Consent, ContactPoint, Enrollment, Outreach, Profile, VerificationToken
 from models.vocabulary import ACTIVE
 
@@ -38,7 +38,11 @@ class PurposeView:
     key: str
     required: bool
     text_version: str
-    granted: bool | None  # the latest answer, None when never answered
+    granted: bool | None  # the latest answer on any channel, None when never answered
+    # The purpose's channels the customer has a contact point for that is not opted out: the
+    # page asks only these (no SMS question without a mobile).
+    channels: tuple[str, ...] = ()
+    answers: dict[str, bool | None] = field(default_factory=dict)  # the latest per channel
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,48 @@ def link_row(session: Session, token: str) -> VerificationToken | None:
     ).first()
 
 
+def _purposes(session: Session, profile_id: int, spec: CampaignSpec | None) -> list[PurposeView]:
+    """The campaign's purposes with the channels to ask and the answers in force: the newest
+    per channel, where an answer without a channel (given before consents had channels, or an
+    objection to the purpose) stands for every one. A grant on another notice version is shown
+    as not answered: consent to a new text is given, never pre-ticked."""
+    if spec is None or not spec.purposes:
+        return []
+    rows = session.exec(
+        select(Consent.purpose, Consent.channel, Consent.granted, Consent.text_version)
+        .where(
+            Consent.profile_id == profile_id,
+            col(Consent.purpose).in_([p.key for p in spec.purposes]),
+        )
+        .order_by(col(Consent.recorded_at), col(Consent.id))
+    ).all()
+    reachable = askable_channels(session, profile_id)
+    views = []
+    for p in spec.purposes:
+        answers: dict[str, bool | None] = dict.fromkeys(p.channels)
+        latest: bool | None = None
+        for purpose, channel, granted, version in rows:  # oldest first: the newest wins
+            if purpose != p.key:
+                continue
+            latest = granted
+            shown: bool | None = None if granted and version != p.text_version else granted
+            for c in p.channels if channel is None else [channel]:
+                if c in answers:
+                    answers[c] = shown
+        channels = tuple(c for c in p.channels if c in reachable)
+        views.append(
+            PurposeView(
+                p.key,
+                p.required,
+                p.text_version,
+                latest,
+                channels,
+                {c: answers[c] for c in channels},
+            )
+        )
+    return views
+
+
 def link_context(session: Session, row: VerificationToken) -> LinkContext:
     token_id = stored_id(row)
     profile = session.get(Profile, row.profile_id)
@@ -100,14 +146,7 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
         else FieldView(kind, None, None, None)
         for kind in FIELDS
     }
-    purposes = []
-    for p in spec.purposes if spec else []:
-        latest = session.exec(
-            select(Consent.granted)
-            .where(Consent.profile_id == row.profile_id, Consent.purpose == p.key)
-            .order_by(col(Consent.recorded_at).desc(), col(Consent.id).desc())
-        ).first()
-        purposes.append(PurposeView(p.key, p.required, p.text_version, latest))
+    purposes = _purposes(session, row.profile_id, spec)
     return LinkContext(
         token_id=token_id,
         profile_id=row.profile_id,

@@ -12,6 +12,8 @@ Rules worth knowing:
   old value stays in use) with a challenge. A changed postal address is stored unverified but
   primary, so the next letter goes there; a letter reaching it is what will verify it.
 - Confirming an opted-out contact point is an opt-in: its opt-out is lifted.
+- Marking a value wrong makes it ``contested`` (:mod:`models.answers.rights`); confirming it,
+  or typing it again, later withdraws the contest (proof is asked as for any confirmation).
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from typing import Any, Literal
 
 from sqlmodel import Session, select
 
+from models.answers.form_rules import (
+    FieldAction,
+    PostalInput,
+    SubmissionForm,
+    typed_text,
+    validate_form,
+)
 from models.answers.personal_link import FIELDS, LinkContext, link_context, link_row
 from models.answers.proof_of_control import (
     Challenge,
@@ -29,46 +38,17 @@ from models.answers.proof_of_control import (
     create_challenge,
     verify_contact_point,
 )
+from models.answers.rights import contest
 from models.audit import audit
-from models.contact_data.validation import (
-    TextResult,
-    normalise_address,
-    normalise_country,
-    normalise_email,
-    normalise_phone,
-    normalise_text,
-)
+from models.consent.record import record_consents
+from models.contact_data.validation import normalise_country
 from models.rounds.completion import complete_if_done
-from models.tables import Consent, ContactPoint, Profile, Submission
-from models.vocabulary import CHANNEL_KIND, OPTED_OUT, UNVERIFIED, VALID, AuditAction
+from models.tables import ContactPoint, Profile, Submission
+from models.vocabulary import CHANNEL_KIND, CONTESTED, OPTED_OUT, UNVERIFIED, VALID, AuditAction
+
+__all__ = ["FieldAction", "PostalInput", "SubmissionForm", "SubmissionResult", "apply_submission"]
 
 LINK_METHOD = {"email": "link:email", "sms": "link:sms", "letter": "letter:qr"}
-MAX_FIELD = 320  # longer than any valid email; everything longer is refused outright
-_ADDRESS_LIMITS = {"street": 200, "house_number": 32, "postal_code": 32, "city": 200}
-
-
-@dataclass(frozen=True)
-class PostalInput:
-    street: str = ""
-    house_number: str = ""
-    postal_code: str = ""
-    city: str = ""
-    country: str | None = None  # name or code; None means the profile's country
-
-
-@dataclass(frozen=True)
-class FieldAction:
-    action: Literal["confirm", "change", "keep"] = "keep"
-    value: str | None = None  # the new email or mobile for "change"
-    address: PostalInput | None = None  # the new address for a postal "change"
-
-
-@dataclass(frozen=True)
-class SubmissionForm:
-    email: FieldAction = FieldAction()
-    mobile: FieldAction = FieldAction()
-    postal: FieldAction = FieldAction()
-    consents: dict[str, bool | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,86 +58,6 @@ class SubmissionResult:
     submission_id: int | None = None
     challenges: list[Challenge] = field(default_factory=list)
     completed: list[int] = field(default_factory=list)
-
-
-def _typed(
-    text: Any, limit: int, invalid: str, *, needs_letter_or_digit: bool = False
-) -> TextResult:
-    """A form value through the import's text rule; too long or with markup it is ``invalid``."""
-    if not isinstance(text, str) or len(text) > limit or "<" in text or ">" in text:
-        return TextResult(reason=invalid)
-    return normalise_text(text, needs_letter_or_digit=needs_letter_or_digit)
-
-
-def _validate(
-    ctx: LinkContext, form: SubmissionForm, default_region: str, country: str | None
-) -> tuple[dict[str, str], dict[str, Any]]:
-    """Errors per field, and the normalised new values (field -> str or AddressResult)."""
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for kind in FIELDS:
-        act: FieldAction = getattr(form, kind)
-        if act.action not in ("confirm", "change", "keep"):
-            errors[kind] = "unknown action"
-        elif act.action == "confirm" and ctx.fields[kind].contact_point_id is None:
-            errors[kind] = f"{kind}: nothing to confirm"
-        elif act.action == "change" and kind == "email":
-            text = _typed(act.value, MAX_FIELD, "email: invalid")
-            if text.value is None:
-                errors[kind] = text.reason or "email: invalid"
-            elif (email := normalise_email(text.value)).value is None:
-                errors[kind] = email.reason or "email: invalid"
-            else:
-                values[kind] = email.value
-        elif act.action == "change" and kind == "mobile":
-            text = _typed(act.value, 64, "phone: invalid")
-            if text.value is None:
-                errors[kind] = text.reason or "phone: invalid"
-            elif (phone := normalise_phone(text.value, default_region=default_region)).ok:
-                values[kind] = phone.value
-            else:
-                errors[kind] = phone.reason or "phone: invalid"
-        elif act.action == "change":
-            a = act.address  # None is reported by _validate_address
-            errors.update(_validate_address(a, country or default_region))
-            if a is not None and not any(k.startswith("postal") for k in errors):
-                values[kind] = normalise_address(
-                    street=a.street,
-                    house_number=a.house_number,
-                    postal_code=a.postal_code,
-                    city=a.city,
-                    country=normalise_country(a.country) if a.country else country,
-                )
-    known = {p.key for p in ctx.purposes}
-    if any(key not in known or v not in (True, False, None) for key, v in form.consents.items()):
-        errors["consents"] = "consent: unknown purpose"
-    return errors, values
-
-
-def _validate_address(address: PostalInput | None, country: str) -> dict[str, str]:
-    if address is None:
-        return {"postal": "address: missing"}
-    for column, limit in _ADDRESS_LIMITS.items():
-        invalid = f"address: invalid {column.replace('_', ' ')}"
-        text = _typed(getattr(address, column), limit, invalid, needs_letter_or_digit=True)
-        if text.value is None:
-            return {f"postal.{column}": text.reason or invalid}
-    if address.country is not None:
-        country_text = _typed(address.country, 64, "address: unknown country")
-        if country_text.value is None:
-            return {"postal.country": country_text.reason or "address: unknown country"}
-        if normalise_country(country_text.value) is None:
-            return {"postal.country": "address: unknown country"}
-    result = normalise_address(
-        street=address.street,
-        house_number=address.house_number,
-        postal_code=address.postal_code,
-        city=address.city,
-        country=normalise_country(address.country) if address.country else country,
-    )
-    if not result.ok:
-        return {f"postal.{result.column or 'street'}": result.reason or "address: invalid"}
-    return {}
 
 
 def _same(kind: str, a: str, b: str) -> bool:
@@ -185,11 +85,12 @@ def _confirm(
         )
         return {"action": "confirm", "contact_point_id": cp.id, "result": "verified"}
     # Confirmed by the customer but not proven by this message: ask for proof. The confirmation
-    # itself lifts an opt-out, so the proof message may be sent.
+    # itself lifts an opt-out or the customer's own contest, so the proof message may be sent.
     before = {"status": cp.status, "opted_out": cp.opted_out_at is not None}
     opted_in = cp.status == OPTED_OUT or cp.opted_out_at is not None
-    if opted_in:
-        cp.status = VALID if cp.status == OPTED_OUT else cp.status
+    withdrawn = cp.status == CONTESTED
+    if opted_in or withdrawn:
+        cp.status = VALID if cp.status == OPTED_OUT else UNVERIFIED if withdrawn else cp.status
         cp.opted_out_at, cp.updated_at = None, now
         session.add(cp)
     audit(
@@ -201,7 +102,11 @@ def _confirm(
         profile_id=cp.profile_id,
         before=before,
         after={"status": cp.status, "opted_out": cp.opted_out_at is not None},
-        reason="opt-in on the landing page" if opted_in else "proof pending",
+        reason="opt-in on the landing page"
+        if opted_in
+        else "contest withdrawn on the landing page"
+        if withdrawn
+        else "proof pending",
         evidence={**evidence, "method": "page_confirm"},
     )
     challenges.append(
@@ -237,6 +142,8 @@ def _change(
         # Typing the value on file again is a confirmation of it.
         return _confirm(session, ctx, current, now, evidence, challenges, code_secret)
     existing = next((cp for cp in points if _same(kind, cp.value, value)), None)
+    if existing is not None and existing.status == CONTESTED:
+        existing.status = UNVERIFIED  # entered again: the customer no longer says it is wrong
     cp = existing or ContactPoint(
         profile_id=ctx.profile_id,
         kind=kind,
@@ -287,6 +194,28 @@ def _change(
     return {"action": "change", "contact_point_id": cp.id, "result": "unverified"}
 
 
+def _wrong(
+    session: Session,
+    ctx: LinkContext,
+    kind: str,
+    new: Any,
+    now: datetime,
+    evidence: dict[str, Any],
+    challenges: list[Challenge],
+    code_secret: bytes,
+) -> dict[str, Any]:
+    """The value on file is contested; a new value typed with it is added as by a change (the
+    value on file typed again adds nothing: the customer said it is wrong)."""
+    cp = session.get(ContactPoint, ctx.fields[kind].contact_point_id)
+    if cp is None:  # validation found it in this transaction: it cannot have gone
+        raise LookupError(f"{kind} contact point to contest is not in the database")
+    done = contest(session, cp, now, evidence)
+    value = new if new is None or isinstance(new, str) else new.value
+    if value is not None and not _same(kind, cp.value, value):
+        done["new"] = _change(session, ctx, kind, new, now, evidence, challenges, code_secret)
+    return done
+
+
 def apply_submission(
     *,
     session: Session,
@@ -306,12 +235,12 @@ def apply_submission(
     ctx = link_context(session, row)
     profile = session.get(Profile, row.profile_id)
     country = normalise_country(profile.country if profile else None)
-    errors, values = _validate(ctx, form, default_region, country)
+    errors, values = validate_form(ctx, form, default_region, country)
     if errors:
         return SubmissionResult("invalid", errors)
     if not consume(session, row.id, now):
         return SubmissionResult("already_used")
-    client_time = _typed(client_time, 64, "invalid").value or None
+    client_time = typed_text(client_time, 64, "invalid").value or None
     submission = Submission(
         profile_id=ctx.profile_id,
         token_id=row.id,
@@ -337,35 +266,22 @@ def apply_submission(
             if cp is None:  # validation found it in this transaction: it cannot have gone
                 raise LookupError(f"contact point {cp_id} to confirm is not in the database")
             data[kind] = _confirm(session, ctx, cp, now, evidence, challenges, code_secret)
+        elif act.action == "wrong":
+            data[kind] = _wrong(
+                session, ctx, kind, values.get(kind), now, evidence, challenges, code_secret
+            )
         elif act.action == "change":
             data[kind] = _change(
                 session, ctx, kind, values[kind], now, evidence, challenges, code_secret
             )
-    versions = {p.key: p.text_version for p in ctx.purposes}
-    answers = {k: v for k, v in form.consents.items() if v is not None}
-    for purpose, granted in answers.items():
-        consent = Consent(
-            profile_id=ctx.profile_id,
-            purpose=purpose,
-            granted=granted,
-            text_version=versions[purpose],
-            source="landing",
-            recorded_at=now,
-            evidence=evidence,
-        )
-        session.add(consent)
-        session.flush()
-        audit(
-            session=session,
-            actor="customer",
-            action=AuditAction.CONSENT_GRANTED if granted else AuditAction.CONSENT_WITHDRAWN,
-            entity_type="consent",
-            entity_id=consent.id,
-            profile_id=ctx.profile_id,
-            after={"purpose": purpose, "granted": granted, "text_version": versions[purpose]},
-            evidence={**evidence, "method": "landing"},
-        )
-    data["consents"] = answers
+    data["consents"] = record_consents(
+        session=session,
+        ctx=ctx,
+        consents=form.consents,
+        notices=form.notices,
+        now=now,
+        evidence=evidence,
+    )
     submission.data = data
     session.add(submission)
     audit(

@@ -1,7 +1,9 @@
 """The gaps Enrich closes, and their bits in ``Enrollment.gap_mask``.
 
 A gap is a reason to ask a customer: a contact point that is missing, bounced, invalid,
-unverified, or verified too long ago. Campaigns name the gaps they target.
+unverified, or verified too long ago, or a consent granted on an older notice than the one a
+campaign asks on (``outdated_consent``, only for purposes with ``reask_on_new_notice``).
+Campaigns name the gaps they target.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ GAP_BITS: Final[dict[str, int]] = {
     "invalid_mobile": 16,
     "unverified_postal": 32,
     "stale_verification": 64,
+    "outdated_consent": 128,
 }
+OUTDATED_CONSENT: Final = "outdated_consent"
 GAPS: Final = tuple(GAP_BITS)
 
 

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from models.campaigns.gaps import GAPS
+from models.campaigns.gaps import GAPS, OUTDATED_CONSENT
+from models.consent.notices import PURPOSE_PATTERN, VERSION_PATTERN
 from models.tables import Campaign
 from models.types import utcnow
-from models.vocabulary import CHANNELS
+from models.vocabulary import CHANNELS, EMAIL, SMS
 
 
 class CampaignError(ValueError):
@@ -40,9 +41,24 @@ class Step(BaseModel):
 
 
 class Purpose(BaseModel):
-    key: str
+    """A consent question: asked per channel the customer has, on the notice ``text_version``
+    (``templates/notices/<key>/<text_version>.<locale>.md``)."""
+
+    key: str = Field(pattern=PURPOSE_PATTERN)
     required: bool = False
-    text_version: str
+    text_version: str = Field(pattern=VERSION_PATTERN)
+    # Electronic channels by default: those are the ones consent law asks about.
+    channels: list[str] = Field(default=[EMAIL, SMS], min_length=1)
+    # A grant on another version of the notice is a gap (``outdated_consent``): ask again.
+    reask_on_new_notice: bool = False
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in CHANNELS]
+        if unknown or len(set(value)) != len(value):
+            raise ValueError(f"channels must be distinct, some of {', '.join(CHANNELS)}")
+        return value
 
 
 class CampaignSpec(BaseModel):
@@ -59,6 +75,21 @@ class CampaignSpec(BaseModel):
         if unknown:
             raise ValueError(f"unknown gaps {unknown}; expected some of {', '.join(GAPS)}")
         return value
+
+    @model_validator(mode="after")
+    def _reask_gap(self) -> CampaignSpec:
+        """A purpose with ``reask_on_new_notice`` selects by the ``outdated_consent`` gap (the
+        gap listed with no purpose to re-ask selects nobody)."""
+        keys = [p.key for p in self.purposes]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each purpose may appear once")
+        if self.reask_versions() and OUTDATED_CONSENT not in self.gaps:
+            self.gaps.append(OUTDATED_CONSENT)
+        return self
+
+    def reask_versions(self) -> dict[str, str]:
+        """The notice version of each purpose whose older grants are a gap."""
+        return {p.key: p.text_version for p in self.purposes if p.reask_on_new_notice}
 
     def content_hash(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)

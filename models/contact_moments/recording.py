@@ -3,9 +3,10 @@ reason and carries our re-ask along; this module decides whether to ask and reco
 
 Rules:
 - Nothing is asked of an unknown customer, of one who opted out of everything or objected, of
-  one who opted out of the moment's channel (an opted-out contact point of its kind), of one
-  archived by a stale-sweep decision, of one with no open gap under the campaign's gap rules,
-  or of one at a frequency cap (:mod:`models.scheduling.caps`); a refused moment records nothing.
+  one whose processing is restricted (Art. 18), of one who opted out of the moment's channel (an
+  opted-out contact point of its kind), of one archived by a stale-sweep decision, of one with
+  no open gap under the campaign's gap rules, or of one at a frequency cap
+  (:mod:`models.scheduling.caps`); a refused moment records nothing.
 - An ask is an Outreach of the profile's active enrollment (``context`` set, status ``sent``,
   provider ``contact_moment``, no contact point: the other system's message may have gone to an
   address we do not hold, so the link proves control of none of ours), so it counts toward
@@ -65,6 +66,8 @@ UNKNOWN: Final = "unknown"
 
 ARCHIVED: Final = "archived"  # hidden from contact by a stale-sweep decision (or erased)
 
+RESTRICTED: Final = "restricted"  # processing restricted on request (Art. 18)
+
 
 @dataclass(frozen=True)
 class RecordedAsk:
@@ -80,7 +83,8 @@ class RecordedAsk:
 
 @dataclass(frozen=True)
 class NoAsk:
-    """Why nothing is asked: ``complete``, ``opted_out``, ``archived``, ``capped``, ``unknown``."""
+    """Why nothing is asked: ``complete``, ``opted_out``, ``restricted``, ``archived``, ``capped``,
+    ``unknown``."""
 
     reason: str
     detail: str | None = None  # for ``capped``: the cap, e.g. "frequency cap: 2 sms in 30 days"
@@ -102,7 +106,7 @@ def _lock_profile(conn: Connection, external_id: str) -> Any:
         update(PROFILE).where(p.external_id == external_id).values(updated_at=p.updated_at)
     )
     return conn.execute(
-        select(p.id, p.locale, p.opted_out_at, p.objected_at, p.archived_at).where(
+        select(p.id, p.locale, p.opted_out_at, p.objected_at, p.restricted_at, p.archived_at).where(
             p.external_id == external_id
         )
     ).first()
@@ -228,10 +232,17 @@ def _why_not(
         return NoAsk(OPTED_OUT_REASON)
     if _channel_opted_out(conn, profile.id, channel):
         return NoAsk(OPTED_OUT_REASON)
+    if profile.restricted_at is not None:
+        return NoAsk(RESTRICTED)
     if profile.archived_at is not None:
         return NoAsk(ARCHIVED)
     mask = gap_masks(
-        conn, gaps=spec.gaps, now=now, max_age_days=max_age_days, profile_ids=[profile.id]
+        conn,
+        gaps=spec.gaps,
+        now=now,
+        max_age_days=max_age_days,
+        profile_ids=[profile.id],
+        reask=spec.reask_versions(),
     ).get(profile.id, 0)
     if mask == 0:
         return NoAsk(COMPLETE)

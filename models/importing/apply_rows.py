@@ -29,7 +29,7 @@ from models.importing.read_file import (
 )
 from models.tables import CONTACT, PROFILE
 from models.types import utcnow
-from models.vocabulary import BOUNCED, OPTED_OUT, VERIFIED, AuditAction
+from models.vocabulary import BOUNCED, CONTESTED, OPTED_OUT, VERIFIED, AuditAction
 
 __all__ = ["REQUIRED_COLUMNS", "ImportFileError", "ImportReport", "RejectRow", "import_csv"]
 
@@ -66,7 +66,10 @@ def _merge_point(kind: str, stored: dict[str, Any], wanted: dict[str, Any]) -> d
     merged = {**wanted, "value": stored["value"]}
     merged["verified_at"] = stored["verified_at"]
     merged["verification_method"] = stored["verification_method"]
-    if stored["status"] in (VERIFIED, BOUNCED):
+    if stored["status"] == CONTESTED:
+        # The customer said this value is wrong; the CRM sending it again proves nothing.
+        merged.update(status=CONTESTED, invalid_reason=stored["invalid_reason"])
+    elif stored["status"] in (VERIFIED, BOUNCED):
         newer = [t for t in (stored["verified_at"], stored["bounced_at"]) if t is not None]
         csv_bounce = wanted["bounced_at"]
         if csv_bounce is None or (newer and csv_bounce <= max(newer)):

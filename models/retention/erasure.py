@@ -1,10 +1,12 @@
 """Erasing a profile's personal data while keeping the trail that shows what was done, and when.
 
-Deleted: the profile's contact points, consents and verification tokens. Emptied: its names,
+Deleted: the profile's contact points, consents and verification tokens, and the personal parts
+of its audit events (pending audit rows are sealed first; the sealed rows and their hash chain
+stay as they are and read ``[erased]`` where a personal value was). Emptied: its names,
 country, time zone and source; its submissions' answers; the provider payloads of its delivery
-events. Replaced by ``[erased]``: inside its audit events (before, after, evidence, reason),
-its outreach errors and its sweep notes, every value under a personal key (names, contact
-values, address parts, external ids) and every occurrence of a value the profile held.
+events. Replaced by ``[erased]``: in its outreach errors and its sweep notes, every value under
+a personal key (names, contact values, address parts, external ids) and every occurrence of a
+value the profile held.
 Kept: the profile row itself (id, locale, timestamps), enrollments, outreach rows (without their
 contact point), every audit row, and a new ``profile.erased`` audit event.
 
@@ -26,8 +28,11 @@ from sqlalchemy import bindparam, delete, func, null, or_, select, update
 from sqlalchemy.engine import Connection
 
 from models.audit import AUDIT_TABLE, AuditRow, audit_many
+from models.audit_trail.personal import MIN_TEXT_MATCH, PERSONAL_KEYS, held_values
 from models.audit_trail.reading import profile_trail
+from models.audit_trail.sealing import seal_pending
 from models.tables import (
+    AUDIT_PERSONAL,
     CONSENT,
     CONTACT,
     DELIVERY,
@@ -44,56 +49,12 @@ AUDIT = AUDIT_TABLE
 
 MARKER: Final = "[erased]"
 ERASED_PREFIX: Final = "erased:"
-PERSONAL_KEYS: Final = frozenset(
-    {
-        "external_id",
-        "given_name",
-        "family_name",
-        "name",
-        "value",
-        "raw_value",
-        "street",
-        "house_number",
-        "postal_code",
-        "city",
-        "email",
-        "mobile",
-        "phone",
-        "recipient",
-        "address",
-        "to",
-        "from",
-    }
-)
-# Shorter values (a house number, a two-letter id) are replaced under their keys only: found
-# anywhere in text they would mostly hit unrelated digits.
-MIN_TEXT_MATCH = 4
 _CHUNK = 500
 
 
 def erased_external_id() -> str:
     """A fresh, random external id for an erased profile (see the module docstring)."""
     return ERASED_PREFIX + secrets.token_hex(16)
-
-
-def _values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[str]]:
-    """Every personal string each profile holds, as stored (and phones also without the +)."""
-    found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
-    rows = conn.execute(
-        select(PROFILE.c.id, PROFILE.c.external_id, PROFILE.c.given_name, PROFILE.c.family_name)
-        .where(PROFILE.c.id.in_(profile_ids))
-    )  # fmt: skip
-    for pid, *texts in rows:
-        found[pid].update(t for t in texts if t)
-    columns = ("value", "raw_value", "street", "house_number", "postal_code", "city")
-    rows = conn.execute(
-        select(CP.c.profile_id, *(CP.c[c] for c in columns)).where(CP.c.profile_id.in_(profile_ids))
-    )
-    for pid, *texts in rows:
-        found[pid].update(t for t in texts if t)
-    for held in found.values():
-        held.update([t[1:] for t in held if t.startswith("+") and t[1:].isdigit()])
-    return found
 
 
 def _pattern(values: Iterable[str]) -> re.Pattern[str] | None:
@@ -152,7 +113,12 @@ def _scrub_trail(
 ) -> None:
     """Audit rows, outreach errors, sweep notes and delivery events of these profiles."""
     audits = profile_trail(conn, ids)
-    _rewrite(conn, AUDIT, audits, ("before", "after", "evidence", "reason"), patterns)
+    # Sealed rows keep their hashed content; their personal parts go, salts and all, so the
+    # digests left in the chain cannot be tried against guesses. Rows still unsealed (none, as
+    # erase_profiles seals first) would be scrubbed in place.
+    unsealed = [r for r in audits if not r.sealed]
+    _rewrite(conn, AUDIT, unsealed, ("before", "after", "evidence", "reason"), patterns)
+    conn.execute(delete(AUDIT_PERSONAL).where(AUDIT_PERSONAL.c.profile_id.in_(ids)))
     # Delivery events tied to a contact point rather than an outreach (an inbound STOP) are
     # found through the audit rows they caused.
     event_owner: dict[int, int] = {}
@@ -202,18 +168,23 @@ def erase_profiles(
     now: datetime,
     actor: str,
     proposals: Mapping[int, tuple[int, str]] | None = None,
+    reason: str | None = None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> int:
     """Erase the personal data of these profiles (see the module docstring); returns how many.
 
     ``proposals`` maps a profile id to the (proposal id, reason code) that led to it, for the
-    ``profile.erased`` audit event. Runs in the caller's transaction, in chunks.
+    ``profile.erased`` audit event; an erasure on request (:mod:`models.data_subject`) gives its
+    ``reason`` and ``evidence`` (who asked, through what) instead. Runs in the caller's
+    transaction, in chunks.
     """
     erased = 0
     why = proposals or {}
     ordered = sorted(set(profile_ids))
+    seal_pending(conn, now=now)
     for start in range(0, len(ordered), _CHUNK):
         ids = ordered[start : start + _CHUNK]
-        patterns = {pid: _pattern(values) for pid, values in _values(conn, ids).items()}
+        patterns = {pid: _pattern(values) for pid, values in held_values(conn, ids).items()}
         _scrub_trail(conn, ids, patterns)
         counts = _delete_data(conn, ids)
         markers = {pid: erased_external_id() for pid in ids}
@@ -249,13 +220,20 @@ def erase_profiles(
                     entity_id=pid,
                     profile_id=pid,
                     after={"external_id": markers[pid], **counts.get(pid, {})},
-                    reason=why[pid][1] if pid in why else "erasure",
-                    evidence={"proposal_id": why[pid][0] if pid in why else None},
+                    # A request's own texts could name the person: scrubbed like the rest.
+                    reason=why[pid][1] if pid in why else scrub(reason or "erasure", patterns[pid]),
+                    evidence={
+                        "proposal_id": why[pid][0] if pid in why else None,
+                        **scrub(dict(evidence or {}), patterns[pid]),
+                    },
                 )
                 for pid in ids
             ],
         )
         erased += len(ids)
+    # The erasure itself joins the chain at once: verify accepts the missing personal parts
+    # because a sealed profile.erased event accounts for them.
+    seal_pending(conn, now=now)
     return erased
 
 

@@ -4,7 +4,9 @@ A gap is closed when the contact data it was about is verified (a verified email
 gaps, a verified mobile for the mobile gaps, a verified postal address for ``unverified_postal``;
 for ``stale_verification`` every primary verified email, mobile and postal address was verified
 since the enrollment started) and every ``required`` purpose of the campaign has an answer
-recorded since then. The sender only writes to active enrollments, so completing one stops it.
+recorded since then (with the ``outdated_consent`` gap, every purpose to re-ask too); a purpose
+counts only when the page can ask it: the customer has a contact point, not opted out, of one
+of its channels. The sender only writes to active enrollments, so completing one stops it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select, update
 
 from models.audit import audit
-from models.campaigns.gaps import gaps_of
+from models.campaigns.gaps import OUTDATED_CONSENT, gaps_of
 from models.campaigns.spec import CampaignSpec
 from models.db import stored_id
 from models.tables import Campaign, Consent, ContactPoint, Enrollment, Round
-from models.vocabulary import ACTIVE, COMPLETED, VERIFIED, AuditAction
+from models.vocabulary import (
+    ACTIVE,
+    CHANNEL_KIND,
+    COMPLETED,
+    OPTED_OUT,
+    VERIFIED,
+    AuditAction,
+)
 
 # The contact-point kind that closes each gap (stale_verification is handled apart).
 GAP_KIND = {
@@ -75,8 +84,33 @@ def spec_of(definition: Mapping[str, Any] | None) -> CampaignSpec | None:
         return None
 
 
-def required_purposes(spec: CampaignSpec | None) -> set[str]:
-    return {p.key for p in spec.purposes if p.required} if spec else set()
+def purposes_to_answer(spec: CampaignSpec | None, gap_mask: int, channels: set[str]) -> set[str]:
+    """The purposes an enrollment waits for: the required ones, and with the
+    ``outdated_consent`` gap those to re-ask; each only if the page can ask it, i.e. the
+    customer has one of its ``channels`` (:func:`askable_channels`)."""
+    if spec is None:
+        return set()
+    reask = OUTDATED_CONSENT in gaps_of(gap_mask)
+    return {
+        p.key
+        for p in spec.purposes
+        if (p.required or (reask and p.reask_on_new_notice)) and channels.intersection(p.channels)
+    }
+
+
+def askable_channels(session: Session, profile_id: int) -> set[str]:
+    """The channels a consent can be asked for: those the profile has a contact point of that
+    is not opted out (an opt-out always wins: no consent question for a channel left)."""
+    kinds = set(
+        session.exec(
+            select(ContactPoint.kind).where(
+                ContactPoint.profile_id == profile_id,
+                ContactPoint.status != OPTED_OUT,
+                col(ContactPoint.opted_out_at).is_(None),
+            )
+        ).all()
+    )
+    return {channel for channel, kind in CHANNEL_KIND.items() if kind in kinds}
 
 
 def enrollment_spec(*, session: Session, enrollment: Enrollment) -> CampaignSpec | None:
@@ -99,7 +133,11 @@ def goal_met(*, session: Session, enrollment: Enrollment) -> bool:
     verified = [VerifiedPoint(cp.kind, cp.is_primary, cp.verified_at) for cp in points]
     if open_gaps(gap_mask=enrollment.gap_mask, verified=verified, since=enrollment.created_at):
         return False
-    required = required_purposes(enrollment_spec(session=session, enrollment=enrollment))
+    required = purposes_to_answer(
+        enrollment_spec(session=session, enrollment=enrollment),
+        enrollment.gap_mask,
+        askable_channels(session, enrollment.profile_id),
+    )
     if required:
         answered = set(
             session.exec(

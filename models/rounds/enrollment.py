@@ -89,6 +89,7 @@ def _enroll_range(
         cooldown_days=cooldown_days,
         exhausted_cooldown_days=exhausted_cooldown_days,
         id_range=id_range,
+        reask=spec.reask_versions(),
     ).subquery("selected")
     when = literal(now, UTCDateTime())
     # The outer WHERE also keeps SQLite's parser from reading ON CONFLICT as a join constraint.

@@ -25,9 +25,9 @@ from typing import cast
 from sqlalchemy import String, select, update
 from sqlalchemy.engine import Connection
 
-from models.rounds.completion import VerifiedPoint, open_gaps, required_purposes, spec_of
+from models.rounds.completion import VerifiedPoint, open_gaps, purposes_to_answer, spec_of
 from models.tables import CAMPAIGN, CONSENT, CONTACT, ENROLLMENT, PROFILE, ROUND, SUBMISSION
-from models.vocabulary import VERIFIED
+from models.vocabulary import CHANNEL_KIND, OPTED_OUT, VERIFIED
 
 E = ENROLLMENT
 P = PROFILE
@@ -77,18 +77,31 @@ def _facts(conn: Connection, ids: list[int]) -> dict[int, EndingFacts]:
         )
         .where(e.id.in_(ids))
     ).all()
-    # What it asks stays as the round started (README): its own version's required purposes.
+    # What it asks stays as the round started (README): its own version's purposes, those the
+    # page can ask (a channel of theirs the customer has, not opted out).
+    kinds: dict[int, set[str]] = {r.id: set() for r in rows}
+    of_profile = E.join(CP, CP.c.profile_id == e.profile_id)
+    for enrollment_id, kind in conn.execute(
+        select(e.id, CP.c.kind)
+        .select_from(of_profile)
+        .where(e.id.in_(ids), CP.c.status != OPTED_OUT, CP.c.opted_out_at.is_(None))
+        .distinct()
+    ):
+        kinds[enrollment_id].add(kind)
     facts = {
         r.id: EndingFacts(
             r.profile_id,
             r.gap_mask,
             r.step_index >= 0,
             r.created_at,
-            required_purposes(spec_of(r.definition)),
+            purposes_to_answer(
+                spec_of(r.definition),
+                r.gap_mask,
+                {c for c, kind in CHANNEL_KIND.items() if kind in kinds[r.id]},
+            ),
         )
         for r in rows
     }
-    of_profile = E.join(CP, CP.c.profile_id == e.profile_id)
     for r in conn.execute(
         select(e.id, CP.c.kind, CP.c.is_primary, CP.c.verified_at, CP.c.opted_out_at)
         .select_from(of_profile)

@@ -5,10 +5,13 @@ flags (``MAX(CASE ...)``); the gap mask is a sum of ``CASE WHEN <flags> THEN bit
 campaign's gaps. It runs unchanged on SQLite and PostgreSQL.
 
 Rules (see the README): an opted-out contact point blocks every gap of its kind (we never
-re-ask for a channel the customer left); a profile with no postal address at all has the
+re-ask for a channel the customer left); a value the customer contested is never used and
+counts as invalid (``invalid_email``, ``invalid_mobile``; a contested address is not verified,
+so ``unverified_postal``); a profile with no postal address at all has the
 ``unverified_postal`` gap (we ask for one); a verified contact point without a ``verified_at``
-counts as stale, since nothing proves when it was verified. Archived profiles (a stale-sweep
-decision) are never selected.
+counts as stale, since nothing proves when it was verified; ``outdated_consent`` is a consent in
+force granted on an older notice (:mod:`models.consent.outdated`). Archived profiles (a
+stale-sweep decision) are never selected.
 
 A profile whose ladder ran out (an enrollment ended ``exhausted``) waits
 ``exhausted_cooldown_days`` after that end, or until its data changes, whichever comes first: a
@@ -22,6 +25,7 @@ back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,10 +37,12 @@ from sqlalchemy.sql import Select
 from models.campaigns.gaps import GAP_BITS
 from models.campaigns.ladder import first_step
 from models.campaigns.spec import CampaignSpec
+from models.consent.outdated import outdated_grant
 from models.tables import CONTACT, ENROLLMENT, PROFILE, ROUND, SUBMISSION
 from models.vocabulary import (
     ACTIVE,
     BOUNCED,
+    CONTESTED,
     EXHAUSTED,
     INVALID,
     OPTED_OUT,
@@ -56,8 +62,18 @@ EXCLUDED_OPTED_OUT = "opted_out"
 EXCLUDED_ENROLLED = "enrolled"
 EXCLUDED_EXHAUSTED = "exhausted"
 EXCLUDED_COOLDOWN = "cooldown"
-EXCLUSIONS = (EXCLUDED_OPTED_OUT, EXCLUDED_ENROLLED, EXCLUDED_EXHAUSTED, EXCLUDED_COOLDOWN)
+# Processing restricted on request (Art. 18): kept, not selected (models.data_subject).
+EXCLUDED_RESTRICTED = "restricted"
+EXCLUSIONS = (
+    EXCLUDED_OPTED_OUT,
+    EXCLUDED_RESTRICTED,
+    EXCLUDED_ENROLLED,
+    EXCLUDED_EXHAUSTED,
+    EXCLUDED_COOLDOWN,
+)
 NO_CHANNEL = "none"
+# A value the customer contested is as broken as an invalid one: the invalid gaps ask for a new one.
+BROKEN = (INVALID, CONTESTED)
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -85,8 +101,8 @@ def _flags(*, now: datetime, max_age_days: int) -> dict[str, ColumnElement[int]]
         "blocked_mobile": _flag(_opted_out("mobile")),
         "blocked_postal": _flag(_opted_out("postal")),
         "bounced_email": _flag(and_(CP.c.kind == "email", CP.c.status == BOUNCED)),
-        "invalid_email": _flag(and_(CP.c.kind == "email", CP.c.status == INVALID)),
-        "invalid_mobile": _flag(and_(CP.c.kind == "mobile", CP.c.status == INVALID)),
+        "invalid_email": _flag(and_(CP.c.kind == "email", CP.c.status.in_(BROKEN))),
+        "invalid_mobile": _flag(and_(CP.c.kind == "mobile", CP.c.status.in_(BROKEN))),
         "verified_postal": _flag(
             and_(CP.c.kind == "postal", CP.c.status == VERIFIED, CP.c.opted_out_at.is_(None))
         ),
@@ -101,7 +117,9 @@ def _flags(*, now: datetime, max_age_days: int) -> dict[str, ColumnElement[int]]
     }
 
 
-def _gap_conditions(f: dict[str, ColumnElement[int]]) -> dict[str, ColumnElement[bool]]:
+def _gap_conditions(
+    f: dict[str, ColumnElement[int]], reask: Mapping[str, str]
+) -> dict[str, ColumnElement[bool]]:
     def no_usable_left(kind: str) -> ColumnElement[bool]:
         return and_(f[f"usable_{kind}"] == 0, f[f"blocked_{kind}"] == 0)
 
@@ -113,11 +131,16 @@ def _gap_conditions(f: dict[str, ColumnElement[int]]) -> dict[str, ColumnElement
         "invalid_mobile": and_(f["invalid_mobile"] == 1, no_usable_left("mobile")),
         "unverified_postal": and_(f["verified_postal"] == 0, f["blocked_postal"] == 0),
         "stale_verification": f["stale"] == 1,
+        "outdated_consent": outdated_grant(P.c.id, reask),
     }
 
 
-def _mask(gaps: list[str] | tuple[str, ...], f: dict[str, ColumnElement[int]]) -> Any:
-    conditions = _gap_conditions(f)
+def _mask(
+    gaps: list[str] | tuple[str, ...],
+    f: dict[str, ColumnElement[int]],
+    reask: Mapping[str, str] | None = None,
+) -> Any:
+    conditions = _gap_conditions(f, reask or {})
     unknown = [g for g in gaps if g not in conditions]
     if unknown:
         raise ValueError(f"unknown gaps {unknown}")
@@ -175,18 +198,21 @@ def selection_query(
     cooldown_days: int,
     exhausted_cooldown_days: int,
     id_range: tuple[int, int] | None = None,
+    reask: Mapping[str, str] | None = None,
 ) -> Select[Any]:
     """SELECT (profile_id, gap_mask) of every selectable profile with at least one gap.
 
-    ``id_range`` = ``(lo, hi)`` restricts to ``lo <= profile.id < hi`` (for batching).
+    ``id_range`` = ``(lo, hi)`` restricts to ``lo <= profile.id < hi`` (for batching);
+    ``reask`` maps each purpose to re-ask to its notice version (``outdated_consent``).
     """
     flags = _flags(now=now, max_age_days=max_age_days)
     inner = (
-        select(P.c.id.label("profile_id"), _mask(gaps, flags).label("gap_mask"))
+        select(P.c.id.label("profile_id"), _mask(gaps, flags, reask).label("gap_mask"))
         .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
         .where(
             P.c.opted_out_at.is_(None),
             P.c.objected_at.is_(None),
+            P.c.restricted_at.is_(None),
             P.c.archived_at.is_(None),  # archived (or erased) by a sweep decision
             or_(P.c.last_contacted_at.is_(None), ~_in_cooldown(now, cooldown_days)),
             ~_active_enrollment(),
@@ -205,12 +231,13 @@ def gap_masks(
     now: datetime,
     max_age_days: int,
     profile_ids: list[int],
+    reask: Mapping[str, str] | None = None,
 ) -> dict[int, int]:
     """The gap mask of each given profile now (0 when complete), with no exclusions applied:
     the same rules as :func:`selection_query`, for one customer at a contact moment."""
     flags = _flags(now=now, max_age_days=max_age_days)
     rows = conn.execute(
-        select(P.c.id, _mask(gaps, flags))
+        select(P.c.id, _mask(gaps, flags, reask))
         .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
         .where(P.c.id.in_(profile_ids))
         .group_by(P.c.id)
@@ -239,14 +266,15 @@ def plan(
 ) -> Plan:
     """Count what a round of ``spec`` would select now; sends nothing and writes nothing.
 
-    A profile is counted under one exclusion only, the first of: opted out or objected, already
-    in an active enrollment, its ladder ran out within the exhausted cool-down with no change of
-    its data since, contacted within the cool-down. Exclusions count only profiles that have a
-    gap.
+    A profile is counted under one exclusion only, the first of: opted out or objected,
+    processing restricted, already in an active enrollment, its ladder ran out within the
+    exhausted cool-down with no change of its data since, contacted within the cool-down.
+    Exclusions count only profiles that have a gap.
     """
     flags = _flags(now=now, max_age_days=max_age_days)
     excluded = case(
         (or_(P.c.opted_out_at.is_not(None), P.c.objected_at.is_not(None)), EXCLUDED_OPTED_OUT),
+        (P.c.restricted_at.is_not(None), EXCLUDED_RESTRICTED),
         (_active_enrollment(), EXCLUDED_ENROLLED),
         (_exhausted_hold(now, exhausted_cooldown_days), EXCLUDED_EXHAUSTED),
         (_in_cooldown(now, cooldown_days), EXCLUDED_COOLDOWN),
@@ -254,7 +282,7 @@ def plan(
     )
     per_profile = (
         select(
-            _mask(spec.gaps, flags).label("gap_mask"),
+            _mask(spec.gaps, flags, spec.reask_versions()).label("gap_mask"),
             flags["usable_email"].label("email"),
             flags["usable_mobile"].label("sms"),
             flags["usable_postal"].label("letter"),
@@ -262,7 +290,14 @@ def plan(
         )
         .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
         .where(P.c.archived_at.is_(None))  # archived profiles are out of sight, not "excluded"
-        .group_by(P.c.id, P.c.opted_out_at, P.c.objected_at, P.c.last_contacted_at, P.c.created_at)
+        .group_by(
+            P.c.id,
+            P.c.opted_out_at,
+            P.c.objected_at,
+            P.c.restricted_at,
+            P.c.last_contacted_at,
+            P.c.created_at,
+        )
         .subquery("per_profile")
     )
     s = per_profile.c

@@ -20,10 +20,11 @@ from models.tables.messages import (
 )
 from models.tables.retention import SweepProposal, SweepRun
 from models.tables.rounds import Campaign, Enrollment, Round
-from models.tables.trail import AuditEvent
+from models.tables.trail import AuditEvent, AuditPersonal
 
 __all__ = [
     "AUDIT",
+    "AUDIT_PERSONAL",
     "CAMPAIGN",
     "CONSENT",
     "CONTACT",
@@ -39,6 +40,7 @@ __all__ = [
     "SWEEP_RUN",
     "TOKEN",
     "AuditEvent",
+    "AuditPersonal",
     "Campaign",
     "Consent",
     "ContactPoint",
@@ -75,5 +77,6 @@ RATE_LIMIT = _table(RateLimitHit)
 TOKEN = _table(VerificationToken)
 SUBMISSION = _table(Submission)
 AUDIT = _table(AuditEvent)
+AUDIT_PERSONAL = _table(AuditPersonal)
 SWEEP_RUN = _table(SweepRun)
 PROPOSAL = _table(SweepProposal)

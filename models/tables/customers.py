@@ -26,6 +26,8 @@ class Profile(SQLModel, table=True):
     time_zone: str | None = Field(default=None, max_length=64)
     opted_out_at: datetime | None = timestamp()
     objected_at: datetime | None = timestamp()
+    # Processing restricted (Art. 18): kept, but neither selected nor contacted until lifted.
+    restricted_at: datetime | None = timestamp()
     unreachable_at: datetime | None = timestamp()
     # Hidden from selection and contact by a sweep decision; erased profiles are archived too.
     archived_at: datetime | None = timestamp()
@@ -79,6 +81,9 @@ class Consent(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=16)
     granted: bool
     text_version: str | None = Field(default=None, max_length=64)
+    # The notice shown (models.consent.notices): its locale and the sha256 of its exact text.
+    text_locale: str | None = Field(default=None, max_length=16)
+    text_sha256: str | None = Field(default=None, max_length=64)
     source: str = Field(max_length=200)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     evidence: dict[str, Any] | None = json_column()

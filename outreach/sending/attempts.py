@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from models.answers.link_tokens import LINK_KIND
 from models.tables import DELIVERY, ENROLLMENT, OUTREACH, TOKEN
-from models.vocabulary import PENDING
+from models.vocabulary import ACTIVE, PENDING
 from outreach.channels.base import Channel, InDoubt, SendResult
 from outreach.sending.leases import held_by
 
@@ -39,11 +39,16 @@ def claim(conn: Connection, rows: Sequence[Any], *, now: datetime, owner: str) -
     """Mark these pending rows as attempted now; returns the ids this caller won.
 
     A row counts only if it is still pending with the ``attempted_at`` this caller read and
-    its enrollment is leased by ``owner``: a concurrent runner that claimed or recorded it
-    first wins, and a run whose lease lapsed claims nothing.
+    its enrollment is leased by ``owner`` and still active: a concurrent runner that claimed or
+    recorded it first wins, a run whose lease lapsed claims nothing, and an enrollment ended
+    since the row was written ahead (an objection, a sweep decision) sends nothing more.
     """
     o = OUTREACH.c
-    leased = select(ENROLLMENT.c.id).where(held_by(owner)).scalar_subquery()
+    leased = (
+        select(ENROLLMENT.c.id)
+        .where(held_by(owner), ENROLLMENT.c.state == ACTIVE)
+        .scalar_subquery()
+    )
     by_attempt: dict[datetime | None, list[int]] = {}
     for row in rows:
         by_attempt.setdefault(row.attempted_at, []).append(row.id)

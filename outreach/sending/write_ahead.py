@@ -83,6 +83,7 @@ def write_ahead(
             p.locale,
             p.opted_out_at,
             p.objected_at,
+            p.restricted_at,
             p.time_zone,
             p.country.label("profile_country"),
             cp.id.label("cp_id"),
@@ -119,6 +120,9 @@ def write_ahead(
         head = contacts[0]
         if head.opted_out_at is not None or head.objected_at is not None:
             ended.append({"b_id": enrollment_id, "b_state": STOPPED, "b_reason": "opted out"})
+            continue
+        if head.restricted_at is not None:  # kept, not processed (Art. 18)
+            ended.append({"b_id": enrollment_id, "b_state": STOPPED, "b_reason": "restricted"})
             continue
         best = _best_contacts([c for c in contacts if c.cp_id is not None])
         index, skipped = next_step(

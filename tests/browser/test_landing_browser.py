@@ -117,7 +117,7 @@ def change_email_and_submit(page: Page, url: str) -> None:
     page.goto(url)
     page.check("#email_action_change")
     page.fill("#email", NEW_EMAIL)
-    page.check("#consent_service_granted")
+    page.check("#consent_service_email_granted")
     page.click("#submit")
     page.locator("#thanks").wait_for()
 
@@ -201,7 +201,7 @@ def test_correct_mobile_then_type_the_code(
     page.goto(link(live_server, case))
     page.check("#mobile_action_change")
     page.fill("#mobile", NEW_MOBILE_TYPED)
-    page.check("#consent_service_granted")
+    page.check("#consent_service_email_granted")
     page.click("#submit")
     page.locator("#thanks").wait_for()
     form = page.locator("form#code-form")

@@ -153,8 +153,10 @@ LANDING_FIELDS = [
     "email_action",
     "mobile_action",
     "postal_action",
-    "consent_service",
-    "consent_newsletter",
+    "stop_contacting",
+    "consent_service_email",
+    "consent_newsletter_sms",
+    "notice_service",
     "lang",
     "code",
     "challenge",
@@ -163,7 +165,8 @@ LANDING_FIELDS = [
 
 landing_forms = st.dictionaries(
     st.sampled_from(LANDING_FIELDS) | form_text,
-    form_text | st.sampled_from(["keep", "confirm", "change", "granted", "withdrawn"]),
+    form_text
+    | st.sampled_from(["keep", "confirm", "change", "wrong", "granted", "withdrawn", "yes"]),
     max_size=10,
 )
 

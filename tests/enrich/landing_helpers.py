@@ -20,6 +20,7 @@ from models.tables import ContactPoint, Enrollment
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 CHALLENGE = re.compile(r'name="challenge" value="([^"]+)"')
+NOTICE = re.compile(r'name="(notice_[a-z0-9_-]+)" value="([^"]*)"')
 
 
 def client_for(settings: Settings) -> TestClient:
@@ -34,10 +35,12 @@ def csrf_of(response: Response) -> str:
 
 
 def submit(client: TestClient, token: str, data: dict[str, Any]) -> Response:
-    """Open the page (cookie + form token), then post ``data`` with the form's CSRF token."""
+    """Open the page (cookie + form token), then post ``data`` with the form's CSRF token and
+    the notices it showed, as a browser posts its hidden fields."""
     page = client.get(f"/c/{token}")
     assert page.status_code == 200
-    return client.post(f"/c/{token}", data={"csrf_token": csrf_of(page), **data})
+    shown = dict(NOTICE.findall(page.text))
+    return client.post(f"/c/{token}", data={"csrf_token": csrf_of(page), **shown, **data})
 
 
 def emails(settings: Settings) -> list[EmailMessage]:

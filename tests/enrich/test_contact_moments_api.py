@@ -128,7 +128,7 @@ def test_the_ask_opens_the_landing_page_and_the_answer_completes_the_enrollment(
         assert ET.fromstring(ask["qr_svg"]).tag == "{http://www.w3.org/2000/svg}svg"
         token = link.path.removeprefix("/c/")
         assert c.get(link.path).status_code == 200
-        thanks = submit(c, token, {"postal_action": "confirm", "consent_service": "granted"})
+        thanks = submit(c, token, {"postal_action": "confirm", "consent_service_email": "granted"})
     assert thanks.status_code == 200 and 'id="thanks"' in thanks.text
     with Session(engine) as session:
         [enrollment] = session.exec(select(Enrollment)).all()

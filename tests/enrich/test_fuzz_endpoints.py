@@ -31,6 +31,9 @@ from tests.enrich.fuzz_inputs import (
     CONTENT_TYPES,
     CUSTOMER,
     form_text,
+    json_bytes,
+    json_text,
+    json_values,
     landing_forms,
     moment_bodies,
     outreach_ids,
@@ -108,6 +111,11 @@ FUZZED = {
     ("POST", "/webhooks/twilio/status"),
     ("POST", "/webhooks/twilio/inbound"),
     ("POST", "/api/contact-moments"),
+    ("POST", "/api/data-subjects/export"),
+    ("POST", "/api/data-subjects/erase"),
+    ("POST", "/api/data-subjects/object"),
+    ("POST", "/api/data-subjects/restrict"),
+    ("POST", "/api/data-subjects/dossier"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
     ("GET", "/healthz"),
@@ -121,7 +129,7 @@ def test_every_route_of_the_app_is_fuzzed(fuzz_app: tuple[Any, Settings]) -> Non
 
 
 def fill(path: str, token: str) -> str:
-    return path.replace("{token}", token)
+    return path.replace("{token}", token).replace("{external_id}", token)
 
 
 def test_any_route_with_any_body_and_content_type(fuzz_app: tuple[Any, Settings]) -> None:
@@ -243,6 +251,41 @@ def test_contact_moment_api_with_a_valid_key(
                 "/api/contact-moments",
                 content=body,
                 headers={"Content-Type": "application/json", **auth},
+            )
+            assert_no_server_error(response)
+            assert response.status_code != 401
+
+        run()
+
+
+rights_bodies = st.fixed_dictionaries(
+    {"external_id": st.just(CUSTOMER) | json_text},
+    optional={
+        "requested_by": json_values | json_text,
+        "reason": json_values | json_text,
+        "purpose": json_values | st.sampled_from(["newsletter", "service"]),
+        "withdraw": json_values,
+        "lift": json_values,
+    },
+).map(json_bytes)
+
+
+def test_data_subject_api_with_a_valid_key(fuzz_app: tuple[Any, Settings], engine: Engine) -> None:
+    _, settings = fuzz_app
+    with engine.begin() as conn:  # a customer to export, object to, restrict and erase
+        add_profile(conn, CUSTOMER, [{"kind": "email", "status": "valid"}])
+    with client(settings) as c:
+
+        @FUZZ
+        @given(
+            body=rights_bodies | raw_bodies,
+            action=st.sampled_from(["export", "dossier", "erase", "object", "restrict"]),
+        )
+        def run(body: bytes, action: str) -> None:
+            response = c.post(
+                f"/api/data-subjects/{action}",
+                content=body,
+                headers={"Content-Type": "application/json", "X-API-Key": API_KEY},
             )
             assert_no_server_error(response)
             assert response.status_code != 401

@@ -48,10 +48,10 @@ def test_page_shows_masked_data_purposes_and_versions(settings: Settings, engine
     assert "p1@example.org" not in html and "12345678" not in html
     assert '<html lang="nl">' in html and "Uw contactgegevens" in html
     assert "contract, facturen en storingen" in html
-    assert text_of(html, "version-service") == "service-v2"
-    assert text_of(html, "version-newsletter") == "news-v1"
+    assert text_of(html, "version-service") == "2026-01"
+    assert text_of(html, "version-newsletter") == "2026-01"
     for name in ("email_action_keep", "mobile_action_change", "postal_code", "submit",
-                 "consent_service_granted", "consent_newsletter_unanswered"):  # fmt: skip
+                 "consent_service_email_granted", "consent_newsletter_sms_unanswered"):  # fmt: skip
         assert f'id="{name}"' in html
     assert "<script" not in html and "style=" not in html  # no JS, CSP-safe
     set_cookie = page.headers["set-cookie"].lower()
@@ -79,7 +79,7 @@ def test_confirm_through_the_channel_that_reached_the_customer(
     case = make_case(engine, FULL, gaps=["missing_mobile"], channel="sms")
     with client_for(settings) as client:
         thanks = submit(
-            client, case.token, {"mobile_action": "confirm", "consent_service": "granted"}
+            client, case.token, {"mobile_action": "confirm", "consent_service_email": "granted"}
         )
     assert thanks.status_code == 200 and 'id="thanks"' in thanks.text
     assert 'id="email-sent"' not in thanks.text and 'id="code-form"' not in thanks.text
@@ -94,7 +94,11 @@ def test_change_email_then_confirm_link_from_outbox(settings: Settings, engine: 
         thanks = submit(
             client,
             case.token,
-            {"email_action": "change", "email": "nieuw@example.nl", "consent_service": "granted"},
+            {
+                "email_action": "change",
+                "email": "nieuw@example.nl",
+                "consent_service_email": "granted",
+            },
         )
         assert thanks.status_code == 200 and 'id="email-sent"' in thanks.text
         [mail] = emails(settings)
@@ -133,7 +137,11 @@ def test_change_mobile_then_code_from_sms_outbox(settings: Settings, engine: Eng
         thanks = submit(
             client,
             case.token,
-            {"mobile_action": "change", "mobile": "06 8765 4321", "consent_service": "granted"},
+            {
+                "mobile_action": "change",
+                "mobile": "06 8765 4321",
+                "consent_service_email": "granted",
+            },
         )
         assert thanks.status_code == 200 and 'id="code-form"' in thanks.text
         [sms] = sms_bodies(settings)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings, get_settings
 from enrich.web.csrf import COOKIE
-from tests.enrich.landing_helpers import client_for, csrf_of, email_text, emails, submit
+from tests.enrich.landing_helpers import NOTICE, client_for, csrf_of, email_text, emails, submit
 from tests.models.answers.personal_link_data import (
     EMAIL_OK,
     MOBILE_OK,
@@ -154,7 +154,8 @@ def test_two_parallel_submissions_apply_once(settings: Settings, engine: Engine)
         client.__enter__()
         page = client.get(f"/c/{case.token}")
         forms.append({"csrf_token": csrf_of(page), "postal_action": "confirm",
-                      "consent_service": "granted"})  # fmt: skip
+                      **dict(NOTICE.findall(page.text)),
+                      "consent_service_email": "granted"})  # fmt: skip
     barrier = threading.Barrier(2)
     statuses: list[int] = []
 

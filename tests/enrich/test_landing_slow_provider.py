@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from enrich.settings import Settings, get_settings
 from enrich.web.app import create_app
 from models.tables import Profile
-from tests.enrich.landing_helpers import csrf_of
+from tests.enrich.landing_helpers import NOTICE, csrf_of
 from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, SPEC, make_case
 from tests.standins.common import free_port, serve_in_thread
 from tests.standins.sendgrid import create_app as sendgrid_app
@@ -81,7 +81,8 @@ def test_a_slow_provider_on_one_submission_does_not_delay_another_page(
         with httpx.Client(base_url=app_url, timeout=HOLD * 3, trust_env=False) as client:
             page = client.get(f"/c/{slow.token}")
             form = {"csrf_token": csrf_of(page), "email_action": "change",
-                    "email": "nieuw@example.nl", "consent_service": "granted"}  # fmt: skip
+                    "email": "nieuw@example.nl", "consent_service_email": "granted",
+                    **dict(NOTICE.findall(page.text))}  # fmt: skip
             answers["slow"] = client.post(f"/c/{slow.token}", data=form)
             finished.append("slow submission")
 

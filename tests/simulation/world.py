@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.answers.link_tokens import token_from_link
+from models.answers.personal_link import open_link
 from models.answers.submissions import FieldAction, SubmissionForm, apply_submission
 from models.answers.unsubscribe import unsubscribe
 from models.campaigns.spec import CampaignSpec, load_campaign, sync_campaign
@@ -45,6 +46,7 @@ from outreach.providers.sendgrid.events import sendgrid_events
 from outreach.providers.twilio.events import twilio_inbound_event, twilio_status_event
 from outreach.sending.dispatch import send_due_steps
 from outreach.sending.due import due_for_advance
+from tests.models.answers.personal_link_data import shown
 from tests.paths import REPO
 from tests.simulation.population import END, START, TICK, Customer, Moment, seed
 
@@ -230,9 +232,22 @@ class World:
         """Open the link of the first ``via`` message; confirm the address (and answer the
         required question when ``consent``)."""
         token = token_from_link(self._received(c, via).link)
+        with Session(self.engine) as session:  # what the page asks: the customer's channels
+            page = open_link(session=session, token=token, now=now)
+        asked = {p.key: p.channels for p in page.purposes} if page else {}
+
+        def answers(purpose: str, granted: bool) -> dict[str, bool | None]:
+            return dict.fromkeys(asked.get(purpose, ()), granted)
+
         form = SubmissionForm(
             postal=FieldAction("confirm"),
-            consents={"service": True, "newsletter": False} if consent else {"newsletter": True},
+            consents={
+                "service": answers("service", True),
+                "newsletter": answers("newsletter", False),
+            }
+            if consent
+            else {"newsletter": answers("newsletter", True)},
+            notices=shown("service", "newsletter", spec=self.spec),
         )
         with Session(self.engine, expire_on_commit=False) as session:
             result = apply_submission(

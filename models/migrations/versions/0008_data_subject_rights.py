@@ -7,6 +7,11 @@ Create Date: 2026-12-02 06:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
+import models.types
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +19,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # Restriction of processing (Art. 18): the profile is kept but neither selected nor contacted.
+    with op.batch_alter_table("profile", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("restricted_at", models.types.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("profile", schema=None) as batch_op:
+        batch_op.drop_column("restricted_at")

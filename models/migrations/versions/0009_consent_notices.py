@@ -7,6 +7,9 @@ Create Date: 2026-12-02 06:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +17,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("consent", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("text_locale", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("text_sha256", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("consent", schema=None) as batch_op:
+        batch_op.drop_column("text_sha256")
+        batch_op.drop_column("text_locale")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from models.answers.link_tokens import issue_link_tokens
 from models.campaigns.gaps import gap_mask
 from models.campaigns.spec import CampaignSpec, Purpose, Step
+from models.consent.notices import ShownNotice, load_notice
 from models.tables import (
     CAMPAIGN,
     CONTACT,
@@ -25,6 +26,7 @@ from models.tables import (
     VerificationToken,
 )
 from tests.factories import add_profile
+from tests.paths import REPO
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 STARTED = NOW - timedelta(days=2)
@@ -36,10 +38,23 @@ SPEC = CampaignSpec(
     gaps=["missing_email", "bounced_email", "missing_mobile", "unverified_postal"],
     ladder=[Step(channel="email", wait_days=5), Step(channel="sms", wait_days=5)],
     purposes=[
-        Purpose(key="service", required=True, text_version="service-v2"),
-        Purpose(key="newsletter", text_version="news-v1"),
+        # The versions of the notice files in templates/notices/ (the page shows their text).
+        Purpose(key="service", required=True, text_version="2026-01"),
+        Purpose(key="newsletter", text_version="2026-01"),
     ],
 )
+
+
+def shown(*purposes: str, spec: CampaignSpec = SPEC, locale: str = "nl") -> dict[str, ShownNotice]:
+    """The notices the landing page shows for ``purposes``: the files in templates/notices/."""
+    versions = {p.key: p.text_version for p in spec.purposes}
+    notices = {}
+    for purpose in purposes:
+        notice = load_notice(
+            REPO / "templates", purpose=purpose, version=versions[purpose], locale=locale
+        )
+        notices[purpose] = ShownNotice(notice.version, locale, notice.sha256)
+    return notices
 
 
 @dataclass

@@ -39,8 +39,13 @@ def test_open_link_shows_masked_data_purposes_and_latest_answers(engine: Engine)
     assert ctx.fields["postal"].masked == "Dorpsstraat 1, 1234 ** Amsterdam"
     assert ctx.fields["postal"].status == "verified"
     assert [(p.key, p.required, p.text_version, p.granted) for p in ctx.purposes] == [
-        ("service", True, "service-v2", None),
-        ("newsletter", False, "news-v1", False),
+        ("service", True, "2026-01", None),
+        ("newsletter", False, "2026-01", False),
+    ]
+    # Asked per channel the customer has; an answer from before channels stands for each.
+    assert [(p.channels, p.answers) for p in ctx.purposes] == [
+        (("email", "sms"), {"email": None, "sms": None}),
+        (("email", "sms"), {"email": False, "sms": False}),
     ]
 
 

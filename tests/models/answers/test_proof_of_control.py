@@ -28,6 +28,7 @@ from tests.models.answers.personal_link_data import (
     SECRET,
     Case,
     make_case,
+    shown,
 )
 
 LATER = NOW + timedelta(minutes=2)
@@ -63,7 +64,9 @@ def state(engine: Engine, case: Case) -> str:
 def test_confirmation_link_verifies_email_and_completes_enrollment(engine: Engine) -> None:
     case = make_case(engine, [MOBILE_OK, POSTAL_OK], gaps=["missing_email"], channel="sms")
     form = SubmissionForm(
-        email=FieldAction("change", value="nieuw@example.nl"), consents={"service": True}
+        email=FieldAction("change", value="nieuw@example.nl"),
+        consents={"service": {"sms": True}},
+        notices=shown("service"),
     )
     [challenge] = submit(engine, case, form).challenges
     assert state(engine, case) == "active"  # the new address is not proven yet
@@ -181,7 +184,11 @@ def test_stale_verification_needs_fresh_verification(engine: Engine) -> None:
     case = make_case(engine, [MOBILE_OK, stale], gaps=["stale_verification"], channel="letter")
     with Session(engine) as session:
         assert not enrollment_goal_met(session=session, enrollment_id=case.enrollment_id)
-    form = SubmissionForm(postal=FieldAction("confirm"), consents={"service": False})
+    form = SubmissionForm(
+        postal=FieldAction("confirm"),
+        consents={"service": {"sms": False}},
+        notices=shown("service"),
+    )
     result = submit(engine, case, form)
     assert result.completed == [case.enrollment_id]
     with Session(engine) as session:

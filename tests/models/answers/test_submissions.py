@@ -34,6 +34,7 @@ from tests.models.answers.personal_link_data import (
     Case,
     counts,
     make_case,
+    shown,
 )
 
 FULL: list[dict[str, Any]] = [EMAIL_OK, MOBILE_OK, POSTAL_OK]
@@ -84,7 +85,8 @@ def test_invalid_email_changes_nothing_and_names_the_field(engine: Engine) -> No
     form = SubmissionForm(
         email=FieldAction("change", value="jan@@example"),
         postal=FieldAction("confirm"),
-        consents={"service": True},
+        consents={"service": {"email": True}},
+        notices=shown("service"),
     )
     result = submit(engine, case, form)
     assert result.status == "invalid"
@@ -198,15 +200,22 @@ def test_change_postal_becomes_primary_unverified(engine: Engine) -> None:
 def test_consents_store_text_version_and_complete_enrollment(engine: Engine) -> None:
     case = make_case(engine, FULL, gaps=["missing_mobile"], channel="sms")
     form = SubmissionForm(
-        mobile=FieldAction("confirm"), consents={"service": True, "newsletter": False}
+        mobile=FieldAction("confirm"),
+        consents={"service": {"email": True, "sms": None}, "newsletter": {"sms": False}},
+        notices=shown("service", "newsletter"),
     )
     result = submit(engine, case, form, "t")
     with Session(engine) as session:
         rows = session.exec(select(Consent).order_by(col(Consent.purpose))).all()
         enrollment = session.get(Enrollment, case.enrollment_id)
-    assert [(c.purpose, c.granted, c.text_version, c.source) for c in rows] == [
-        ("newsletter", False, "news-v1", "landing"),
-        ("service", True, "service-v2", "landing"),
+    digest = shown("service", "newsletter")
+    assert [(c.purpose, c.channel, c.granted, c.text_version, c.source) for c in rows] == [
+        ("newsletter", "sms", False, "2026-01", "landing"),
+        ("service", "email", True, "2026-01", "landing"),
+    ]
+    assert [(c.text_locale, c.text_sha256) for c in rows] == [
+        ("nl", digest["newsletter"].sha256),
+        ("nl", digest["service"].sha256),
     ]
     assert (rows[0].evidence or {})["submission_id"] == result.submission_id
     assert len(audits(engine, "consent.granted")) == 1

@@ -26,7 +26,7 @@ from models.tables import (
 )
 from outreach.config import OutreachConfig
 from outreach.contact_moments import MomentResult
-from tests.models.answers.personal_link_data import MOBILE_OK, NOW, SECRET, make_case
+from tests.models.answers.personal_link_data import MOBILE_OK, NOW, SECRET, make_case, shown
 from tests.models.contact_moments.moment_data import (
     FULL,
     GAPPY,
@@ -104,7 +104,9 @@ def test_the_answer_through_the_link_completes_the_enrollment(
             session=session,
             token=token_from_link(block.link),
             form=SubmissionForm(
-                postal=FieldAction("confirm"), consents={"service": True, "newsletter": None}
+                postal=FieldAction("confirm"),
+                consents={"service": {"email": True}, "newsletter": {"email": None}},
+                notices=shown("service"),
             ),
             now=NOW + timedelta(hours=1),
             client_time=None,

@@ -3,6 +3,7 @@ database, the trail and the other profiles stay (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from sqlmodel import Session, SQLModel
 
 from models.answers.link_tokens import issue_link_tokens
 from models.answers.submissions import FieldAction, SubmissionForm, apply_submission
+from models.audit_trail.reading import profile_trail
 from models.feedback.delivery_events import ingest_events
 from models.feedback.event_records import EventRecord
 from models.importing.apply_rows import import_csv
@@ -31,7 +33,7 @@ from models.tables import (
     VerificationToken,
 )
 from tests.factories import NOW
-from tests.models.answers.personal_link_data import SECRET, SPEC
+from tests.models.answers.personal_link_data import SECRET, SPEC, shown
 
 OLD = NOW - timedelta(days=1000)
 EMAIL = "wilhelmina.vandersloot@example.nl"
@@ -106,7 +108,9 @@ def customer_history(engine: Engine, pid: int) -> None:
         token = issue_link_tokens(conn, items=[(pid, oid)], ttl_days=30, now=OLD)[oid]
     with Session(engine) as session:
         form = SubmissionForm(
-            email=FieldAction("change", NEW_EMAIL), consents={"newsletter": False}
+            email=FieldAction("change", NEW_EMAIL),
+            consents={"newsletter": {"email": False}},
+            notices=shown("newsletter"),
         )
         result = apply_submission(session=session, token=token, form=form,
                                   now=OLD + timedelta(days=1), client_time="10:00",
@@ -143,18 +147,20 @@ def whole_database(engine: Engine) -> str:
 
 
 def rows_of(engine: Engine, pid: int) -> list[Any]:
+    """The profile, its contact points and its audit trail as read (an erasure seals the trail
+    first, which leaves what a reader sees unchanged)."""
     with engine.connect() as conn:
         return [
             conn.execute(select(T["profile"]).where(T["profile"].c.id == pid)).all(),
             conn.execute(select(T["cp"]).where(T["cp"].c.profile_id == pid)).all(),
-            conn.execute(
-                select(T["audit"]).where(T["audit"].c.profile_id == pid).order_by(T["audit"].c.id)
-            ).all(),
+            [dataclasses.replace(r, sealed=False) for r in profile_trail(conn, [pid])],
         ]
 
 
 def count(engine: Engine, table: str, pid: int) -> int:
     with engine.connect() as conn:
+        if table == "audit":  # rows about the profile, also those naming only its records
+            return len(profile_trail(conn, [pid]))
         t = T[table]
         return int(conn.execute(select(func.count()).where(t.c.profile_id == pid)).scalar_one())
 

@@ -184,7 +184,7 @@ def exhausted_profile(
 
 
 @pytest.mark.parametrize(
-    "reason", ["opted_out_at", "objected_at", "enrolled", "exhausted", "cooldown"]
+    "reason", ["opted_out_at", "objected_at", "restricted_at", "enrolled", "exhausted", "cooldown"]
 )
 def test_exclusions(engine: Engine, reason: str) -> None:
     gappy = replace(COMPLETE, "email")
@@ -193,7 +193,7 @@ def test_exclusions(engine: Engine, reason: str) -> None:
             conn, "keep", gappy, last_contacted_at=NOW - timedelta(days=COOLDOWN + 1)
         )
         columns: dict[str, Any] = {}
-        if reason in ("opted_out_at", "objected_at"):
+        if reason in ("opted_out_at", "objected_at", "restricted_at"):
             columns[reason] = NOW - timedelta(days=400)
         if reason == "cooldown":
             columns["last_contacted_at"] = NOW - timedelta(days=COOLDOWN - 1)
@@ -207,6 +207,7 @@ def test_exclusions(engine: Engine, reason: str) -> None:
     with engine.connect() as conn:
         counted = plan_now(conn)
     key = {"opted_out_at": "opted_out", "objected_at": "opted_out"}.get(reason, reason)
+    key = {"restricted_at": "restricted"}.get(key, key)
     assert counted.excluded[key] == 1
     assert sum(counted.excluded.values()) == 1
     assert counted.total == 1
@@ -315,9 +316,16 @@ def test_plan_counts_gaps_first_channels_and_writes_nothing(engine: Engine) -> N
         "invalid_mobile": 0,
         "unverified_postal": 2,
         "stale_verification": 0,
+        "outdated_consent": 0,  # no purpose to re-ask
     }
     assert result.per_channel == {"sms": 2, "email": 1, "letter": 1, "none": 1}
-    assert result.excluded == {"opted_out": 1, "enrolled": 0, "exhausted": 0, "cooldown": 0}
+    assert result.excluded == {
+        "opted_out": 1,
+        "restricted": 0,
+        "enrolled": 0,
+        "exhausted": 0,
+        "cooldown": 0,
+    }
 
 
 def test_unknown_gap_is_rejected() -> None:

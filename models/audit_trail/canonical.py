@@ -1,0 +1,78 @@
+"""The canonical bytes of an audit row's content: RFC 8785 (JSON Canonicalization Scheme).
+
+A hash over these bytes does not depend on the database, the driver or this code's version:
+RFC 8785 fixes key order, spacing, string escapes and number forms. ``json.dumps`` with sorted
+keys and no spaces writes exactly the same bytes as long as the content holds no float, no
+integer beyond 2**53 - 1 and no key with a character outside the Basic Multilingual Plane
+(RFC 8785 orders keys by UTF-16 code units, Python by code points); such content takes this
+fast path, everything else goes through the ``rfc8785`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import rfc8785
+
+SAFE_INT: Final = 2**53 - 1
+# In JSON text: a run of 16 digits may be an unsafe integer; a character beyond U+FFFF may sit in
+# a key. Either sends the text down the slow path (it may also just be inside a string).
+_LONG_NUMBER: Final = re.compile("[0-9]{16}")
+_BEYOND_BMP: Final = re.compile("[\U00010000-\U0010ffff]")
+_DUMP: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+# Every float json.dumps writes has a digit before a point or an exponent.
+_FLOATISH: Final = re.compile("[0-9][.eE]")
+# One JSON string, escaped as RFC 8785 escapes it (the same rules as ``json.dumps``).
+encode_string: Final = json.encoder.encode_basestring
+
+
+class NotPlain(Exception):
+    """The content needs the full RFC 8785 encoder (a float, a large integer, an odd key)."""
+
+
+def _no_float(text: str) -> float:
+    raise NotPlain(text)
+
+
+def canonical_text(value: Any) -> str:
+    """RFC 8785 text of ``value`` (JSON-like: dicts with string keys, lists, scalars).
+
+    Written by ``json.dumps`` first; only text that may hold a float, a large integer or a
+    character beyond U+FFFF is checked further, and goes to ``rfc8785`` if it is not plain.
+    """
+    text: str = _DUMP(value)
+    if _LONG_NUMBER.search(text) or (not text.isascii() and _BEYOND_BMP.search(text)):
+        return rfc8785.dumps(value).decode("utf-8")
+    if _FLOATISH.search(text):
+        try:
+            _DECODE(text)
+        except NotPlain:
+            return rfc8785.dumps(value).decode("utf-8")
+    return text
+
+
+def canonical(value: Any) -> bytes:
+    """RFC 8785 bytes of ``value``."""
+    return canonical_text(value).encode("utf-8")
+
+
+_DECODE: Final = json.JSONDecoder(parse_float=_no_float).decode
+
+
+def canonical_time(at: datetime | str) -> str:
+    """An instant as hashed: UTC, microseconds, ``Z`` (``2026-12-02T06:00:00.000000Z``).
+
+    Accepts what the databases hand back: aware datetimes, or SQLite's naive UTC text.
+    """
+    if isinstance(at, str):
+        if len(at) == 26 and at[10] == " " and at[19] == ".":  # SQLite's own form: skip the parse
+            return f"{at[:10]}T{at[11:]}Z"
+        at = datetime.fromisoformat(at)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

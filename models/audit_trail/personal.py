@@ -1,0 +1,186 @@
+"""The personal part of an audit row: found, moved out of the hashed content, merged back.
+
+Personal are the values under personal keys (names, contact values, address parts, external ids),
+under free-text keys (an error, a provider's detail, a note), and any text holding a value the
+profile holds. In the row they become :data:`PLACEHOLDER`; the values themselves go to
+``audit_personal`` as ``[column, path, value]`` items, where deleting them is erasure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from models.audit_trail.canonical import canonical_text
+from models.tables import CONTACT, PROFILE
+
+PLACEHOLDER: Final = "[personal]"
+ERASED: Final = "[erased]"
+ERASED_PREFIX: Final = "erased:"
+PERSONAL_KEYS: Final = frozenset(
+    {
+        "external_id",
+        "given_name",
+        "family_name",
+        "name",
+        "value",
+        "raw_value",
+        "street",
+        "house_number",
+        "postal_code",
+        "city",
+        "email",
+        "mobile",
+        "phone",
+        "recipient",
+        "address",
+        "to",
+        "from",
+    }
+)
+# Free text may quote anything (a bounce message quotes the address).
+FREE_TEXT_KEYS: Final = frozenset(
+    {"error", "detail", "note", "excerpt", "body", "raw", "answers", "message"}
+)
+MOVED: Final = PERSONAL_KEYS | FREE_TEXT_KEYS
+# Shorter values (a house number, a two-letter id) count under their keys only: found anywhere
+# in text they would mostly hit unrelated digits.
+MIN_TEXT_MATCH: Final = 4
+JSON_COLUMNS: Final = ("before", "after", "evidence")
+
+Item = list[Any]  # [column, [key or index, ...], value]
+
+
+def held_values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Every personal string each profile holds, as stored (and phones also without the +)."""
+    found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
+    rows = conn.execute(
+        select(PROFILE.c.id, PROFILE.c.external_id, PROFILE.c.given_name, PROFILE.c.family_name)
+        .where(PROFILE.c.id.in_(profile_ids))
+    )  # fmt: skip
+    for pid, *texts in rows:
+        found[pid].update(t for t in texts if t)
+    columns = ("value", "raw_value", "street", "house_number", "postal_code", "city")
+    rows = conn.execute(
+        select(CONTACT.c.profile_id, *(CONTACT.c[c] for c in columns))
+        .where(CONTACT.c.profile_id.in_(profile_ids))
+    )  # fmt: skip
+    for pid, *texts in rows:
+        found[pid].update(t for t in texts if t)
+    for held in found.values():
+        held.update([t[1:] for t in held if t.startswith("+") and t[1:].isdigit()])
+    return found
+
+
+def text_needles(values: Iterable[str]) -> frozenset[str]:
+    """The lower-cased values long enough to look for inside text."""
+    return frozenset(v.strip().lower() for v in values if len(v.strip()) >= MIN_TEXT_MATCH)
+
+
+def _kept(value: Any) -> bool:
+    """Values that are not personal even under a personal key: markers written by erasure."""
+    return (
+        value is None
+        or value in (PLACEHOLDER, ERASED)
+        or (isinstance(value, str) and value.startswith(ERASED_PREFIX))
+    )
+
+
+def _holds(text: str, needles: frozenset[str]) -> bool:
+    low = text.lower()
+    return any(n in low for n in needles)
+
+
+def _walk(
+    value: Any, column: str, path: tuple[Any, ...], needles: frozenset[str], items: list[Item]
+) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in MOVED and not _kept(item):
+                items.append([column, [*path, key], item])
+                out[key] = PLACEHOLDER
+            else:
+                out[key] = _walk(item, column, (*path, key), needles, items)
+        return out
+    if isinstance(value, list):
+        return [_walk(v, column, (*path, i), needles, items) for i, v in enumerate(value)]
+    if isinstance(value, str) and needles and not _kept(value) and _holds(value, needles):
+        items.append([column, list(path), value])
+        return PLACEHOLDER
+    return value
+
+
+def _touches(value: Any) -> bool:
+    """Whether ``value`` holds a moved key anywhere (cheap for the usual flat objects)."""
+    if isinstance(value, dict):
+        if not MOVED.isdisjoint(value):
+            return True
+        return any(isinstance(v, dict | list) and _touches(v) for v in value.values())
+    if isinstance(value, list):
+        return any(isinstance(v, dict | list) and _touches(v) for v in value)
+    return False
+
+
+def split(
+    row: Mapping[str, Any], needles: frozenset[str]
+) -> tuple[dict[str, Any], list[Item], dict[str, str]]:
+    """``row``'s before, after, evidence and reason without their personal values; those
+    values; and the canonical text of the JSON columns as kept."""
+    items: list[Item] = []
+    kept: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for c in JSON_COLUMNS:
+        value = row[c]
+        text = canonical_text(value)
+        if value is not None and (_touches(value) or (needles and _holds(text, needles))):
+            found = len(items)
+            value = _walk(value, c, (), needles, items)
+            if len(items) > found:
+                text = canonical_text(value)
+        kept[c], texts[c] = value, text
+    reason = row["reason"]
+    if isinstance(reason, str) and needles and _holds(reason, needles):
+        items.append(["reason", [], reason])
+        reason = PLACEHOLDER
+    kept["reason"] = reason
+    return kept, items, texts
+
+
+def merge(row: dict[str, Any], items: Sequence[Item] | None) -> dict[str, Any]:
+    """``row`` (its before, after, evidence, reason) with the personal values put back; a
+    placeholder whose value was erased reads :data:`ERASED`."""
+    out = {c: _copy(row[c]) for c in (*JSON_COLUMNS, "reason")}
+    for column, path, value in items or ():
+        if not path:
+            out[column] = value
+            continue
+        target = out[column]
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+    if items is None:
+        for c in (*JSON_COLUMNS, "reason"):
+            out[c] = _erased(out[c])
+    return out
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _erased(value: Any) -> Any:
+    if value == PLACEHOLDER:
+        return ERASED
+    if isinstance(value, dict):
+        return {k: _erased(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_erased(v) for v in value]
+    return value

@@ -42,6 +42,7 @@ from models.data_subject.request import (
     RequestError,
     UnknownProfile,
     check_text,
+    has_control,
 )
 from models.data_subject.restriction import lift_restriction, restrict
 from models.db import truncate_wal
@@ -75,7 +76,7 @@ class RightsRequest(BaseModel):
     @field_validator("external_id")
     @classmethod
     def _printable(cls, value: str) -> str:
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        if has_control(value):
             raise ValueError("control characters are not allowed")
         return value
 

@@ -45,7 +45,9 @@ class UnknownProfile(RequestError):
         )
 
 
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (no stored id or text does; PostgreSQL
+    refuses NUL outright)."""
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
@@ -58,7 +60,7 @@ def check_text(label: str, value: str | None, *, limit: int, required: bool = Tr
         return None
     if len(text) > limit:
         raise RequestError(f"{label} is longer than {limit} characters")
-    if _has_control(text):
+    if has_control(text):
         raise RequestError(f"{label} contains a control character")
     return text
 
@@ -91,7 +93,7 @@ class Request:
 
 def find_profile(conn: Connection, external_id: str) -> Any:
     """The profile row with this external id; :class:`UnknownProfile` when there is none."""
-    if not external_id or len(external_id) > MAX_EXTERNAL_ID:
+    if not external_id or len(external_id) > MAX_EXTERNAL_ID or has_control(external_id):
         raise UnknownProfile()
     p = PROFILE.c
     row = conn.execute(

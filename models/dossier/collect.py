@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from models.audit_trail.reading import TrailRow, profile_trail
 from models.campaigns.gaps import gaps_of
-from models.data_subject.request import UnknownProfile
+from models.data_subject.request import UnknownProfile, has_control
 from models.dossier.contact_points import contact_point_facts
 from models.dossier.facts import (
     AnswerFact,
@@ -288,9 +288,7 @@ def collect_dossier(
     With ``templates_dir``, each consent carries the notice text it was given on
     (:mod:`models.dossier.notices`). Raises :class:`UnknownProfile` when no profile has the id.
     """
-    # No stored id holds a control character (imports refuse them), and PostgreSQL refuses NUL.
-    printable = external_id and not any(ord(ch) < 32 or ord(ch) == 127 for ch in external_id)
-    row = _profile(conn, external_id) if printable else None
+    row = _profile(conn, external_id) if external_id and not has_control(external_id) else None
     if row is None:
         raise UnknownProfile
     pid = int(row.id)

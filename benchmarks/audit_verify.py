@@ -13,7 +13,10 @@ same run:
 
 Memory: peak resident-set growth per phase (see ``peak_rss.py``).
 
-    python benchmarks/audit_verify.py [--rows 500000]
+    python benchmarks/audit_verify.py [--rows 500000] [--url postgresql+psycopg://...]
+
+With ``--url`` the rows go into that database instead (it must be empty: the schema is
+migrated there and the rows are left behind), for example a throwaway PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sy
 from models.audit_trail.sealing import seal
 from models.audit_trail.verify import verify
 from models.db import make_engine, upgrade
+from models.tables import AUDIT
 
 TS = datetime(2026, 11, 23, 12, 0, tzinfo=UTC).replace(tzinfo=None).isoformat(" ") + ".000000"
 
@@ -78,6 +82,25 @@ def _row(i: int) -> tuple[object, ...]:
             json.dumps({"state": "stopped"}), "sweep decision: archive", None)  # fmt: skip
 
 
+def build_elsewhere(url: str, rows: int) -> None:
+    """The same rows in another database, through SQLAlchemy in chunks."""
+    engine = make_engine(url)
+    upgrade(engine)
+    keys = ("actor", "action", "entity_type", "entity_id", "profile_id", "before", "after",
+            "reason", "evidence")  # fmt: skip
+    at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    for start in range(1, rows + 1, 50_000):
+        chunk = []
+        for i in range(start, min(rows, start + 49_999) + 1):
+            row = dict(zip(keys, _row(i), strict=True))
+            for c in ("before", "after", "evidence"):
+                row[c] = None if row[c] is None else json.loads(str(row[c]))
+            chunk.append({"at": at, **row})
+        with engine.begin() as conn:
+            conn.execute(AUDIT.insert(), chunk)
+    engine.dispose()
+
+
 def build(path: Path, rows: int) -> None:
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
@@ -102,13 +125,18 @@ def measure(fn: Callable[[], object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--url", help="an empty database to use instead of a SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
+        url = args.url or f"sqlite:///{path}"
         started = time.perf_counter()
-        build(path, args.rows)
+        if args.url:
+            build_elsewhere(args.url, args.rows)
+        else:
+            build(path, args.rows)
         print(f"{args.rows:,} audit rows built in {time.perf_counter() - started:.1f} s")
-        engine = make_engine(f"sqlite:///{path}")
+        engine = make_engine(url)
         t_seal, m_seal = measure(lambda: seal(engine, wait=True, batch_size=5000))
         result = verify(engine)
         if result.problem is not None or result.rows != args.rows:
@@ -116,11 +144,15 @@ def main() -> None:
         t_verify, m_verify = measure(lambda: verify(engine))
 
         def scan() -> None:
-            con = sqlite3.connect(path)
-            cursor = con.execute("SELECT * FROM audit_event")
+            raw = engine.raw_connection()
+            sqlite = engine.dialect.name == "sqlite"
+            # PostgreSQL: a server-side cursor, as verify uses, not the whole result in memory.
+            cursor = raw.cursor() if sqlite else raw.driver_connection.cursor(name="scan")  # type: ignore[union-attr]
+            cursor.execute("SELECT * FROM audit_event")
             while cursor.fetchmany(10_000):
                 pass
-            con.close()
+            cursor.close()
+            raw.close()
 
         t_scan, m_scan = measure(scan)
         engine.dispose()

@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, insert, literal, literal_column
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+)
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
@@ -95,19 +106,28 @@ def audit_many(conn: Connection | Session, rows: Iterable[AuditRow]) -> int:
 
 
 def json_object(dialect: str, pairs: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any]:
-    """A JSON object built by the database from columns (SQLite ``json_object``, PostgreSQL
-    ``jsonb_build_object``), so set-based audit rows need no per-row work in Python.
+    """A JSON object built by the database from columns, so set-based audit rows need no
+    per-row work in Python.
 
-    Keys go in sorted order: SQLite then writes the object as sealing stores it (RFC 8785), and
-    the sealer need not rewrite it.
+    Keys go in sorted order and without spaces, so the object is stored as sealing keeps it
+    (RFC 8785) and the sealer need not rewrite it: SQLite's ``json_object`` writes it so;
+    PostgreSQL's ``json_build_object`` would add spaces, so there the text is put together
+    from ``to_json`` of each value (which escapes strings as RFC 8785 does).
     """
-    build = func.jsonb_build_object if dialect == "postgresql" else func.json_object
-    args: list[ColumnElement[Any]] = []
-    for key, value in sorted(pairs.items()):
+    for key in pairs:
         if not key.isidentifier():
             raise ValueError(f"not a plain key: {key!r}")
-        args += [literal_column(f"'{key}'"), value]
-    return build(*args)
+    ordered = sorted(pairs.items())
+    if dialect != "postgresql":
+        args: list[ColumnElement[Any]] = []
+        for key, value in ordered:
+            args += [literal_column(f"'{key}'"), value]
+        return func.json_object(*args)
+    spelled: ColumnElement[Any] = literal_column("'{'")
+    for i, (key, value) in enumerate(ordered):
+        as_text = func.coalesce(cast(func.to_json(value), Text), literal_column("'null'"))
+        spelled = spelled.concat(literal_column(f"'{',' if i else ''}\"{key}\":'")).concat(as_text)
+    return cast(spelled.concat(literal_column("'}'")), JSON)
 
 
 def audit_from_select(

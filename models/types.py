@@ -14,6 +14,26 @@ from sqlalchemy.types import TypeDecorator
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+class SealedJSON(TypeDecorator[Any]):
+    """JSON kept as the text written, in its canonical form (RFC 8785): the audit trail's.
+
+    Both databases keep the text as it is (PostgreSQL ``json``, not ``jsonb``), so the verifier
+    reads back the bytes that were hashed and only hashes them; what no canonical form exists
+    for (an integer beyond 2**53, say) is written compact and sorted, and refused at sealing.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        from models.audit_trail.canonical import stored_text
+
+        def process(value: Any) -> str | None:
+            return None if value is None else stored_text(value)
+
+        return process
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

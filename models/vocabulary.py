@@ -66,7 +66,7 @@ EVENT_TYPES: Final = (
 @unique
 class AuditAction(StrEnum):
     """AuditEvent.action: what happened, as ``<entity type>.<what>``. The values are stored, so
-    they never change; the README's "The audit trail" lists them for the auditor."""
+    they never change; the README's "What the trail records" lists them for the auditor."""
 
     PROFILE_CREATE = "profile.create"
     PROFILE_UPDATE = "profile.update"

@@ -22,9 +22,27 @@ SAFE_INT: Final = 2**53 - 1
 # a key. Either sends the text down the slow path (it may also just be inside a string).
 _LONG_NUMBER: Final = re.compile("[0-9]{16}")
 _BEYOND_BMP: Final = re.compile("[\U00010000-\U0010ffff]")
-_DUMP: Final = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+)
+# ``JSONEncoder.encode`` builds its C encoder anew on every call, which costs more than encoding
+# a small object; this one is built once (the same function, arguments as ``encode`` passes).
+_MAKE_ENCODER: Final = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE: Final = (
+    None
+    if _MAKE_ENCODER is None
+    else _MAKE_ENCODER(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+)
+
+
+def _DUMP(value: Any) -> str:
+    if _C_ENCODE is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
 # Every float json.dumps writes has a digit before a point or an exponent.
 _FLOATISH: Final = re.compile("[0-9][.eE]")
 # One JSON string, escaped as RFC 8785 escapes it (the same rules as ``json.dumps``).
@@ -54,6 +72,29 @@ def canonical_text(value: Any) -> str:
         except NotPlain:
             return rfc8785.dumps(value).decode("utf-8")
     return text
+
+
+def parsed(stored: str) -> tuple[Any, str]:
+    """A stored JSON text's value and its RFC 8785 text, parsed once: a float anywhere sends it
+    down the slow path as it is read (a text search for floats would also hit strings)."""
+    try:
+        value = _DECODE(stored)
+    except NotPlain:
+        value = json.loads(stored)
+        return value, rfc8785.dumps(value).decode("utf-8")
+    text: str = _DUMP(value)
+    if _LONG_NUMBER.search(text) or (not text.isascii() and _BEYOND_BMP.search(text)):
+        return value, rfc8785.dumps(value).decode("utf-8")
+    return value, text
+
+
+def stored_text(value: Any) -> str:
+    """How the audit trail stores JSON: its RFC 8785 text, or, when it has none (an integer
+    beyond 2**53), compact with sorted keys (sealing then refuses the row and says why)."""
+    try:
+        return canonical_text(value)
+    except rfc8785.CanonicalizationError:
+        return str(_DUMP(value))
 
 
 def canonical(value: Any) -> bytes:

@@ -9,13 +9,12 @@ profile holds. In the row they become :data:`PLACEHOLDER`; the values themselves
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from models.audit_trail.canonical import canonical_text
-from models.tables import CONTACT, PROFILE
+from models.audit_trail.canonical import canonical_text, parsed
 
 PLACEHOLDER: Final = "[personal]"
 ERASED: Final = "[erased]"
@@ -54,30 +53,31 @@ JSON_COLUMNS: Final = ("before", "after", "evidence")
 Item = list[Any]  # [column, [key or index, ...], value]
 
 
+_HELD: Final = (
+    "SELECT p.id, p.external_id, p.given_name, p.family_name, c.value, c.raw_value, c.street,"
+    " c.house_number, c.postal_code, c.city FROM profile p"
+    " LEFT JOIN contact_point c ON c.profile_id = p.id WHERE p.id IN ({ids})"
+)
+
+
 def held_values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[str]]:
     """Every personal string each profile holds, as stored (and phones also without the +)."""
     found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
-    rows = conn.execute(
-        select(PROFILE.c.id, PROFILE.c.external_id, PROFILE.c.given_name, PROFILE.c.family_name)
-        .where(PROFILE.c.id.in_(profile_ids))
-    )  # fmt: skip
-    for pid, *texts in rows:
-        found[pid].update(t for t in texts if t)
-    columns = ("value", "raw_value", "street", "house_number", "postal_code", "city")
-    rows = conn.execute(
-        select(CONTACT.c.profile_id, *(CONTACT.c[c] for c in columns))
-        .where(CONTACT.c.profile_id.in_(profile_ids))
-    )  # fmt: skip
-    for pid, *texts in rows:
-        found[pid].update(t for t in texts if t)
+    if not found:
+        return found
+    # One statement through the driver: these are read for every batch sealed.
+    ids = ",".join(str(int(pid)) for pid in found)
+    for pid, *texts in conn.exec_driver_sql(_HELD.format(ids=ids)).all():
+        found[pid].update(texts)
     for held in found.values():
+        held.difference_update((None, ""))
         held.update([t[1:] for t in held if t.startswith("+") and t[1:].isdigit()])
     return found
 
 
 def text_needles(values: Iterable[str]) -> frozenset[str]:
     """The lower-cased values long enough to look for inside text."""
-    return frozenset(v.strip().lower() for v in values if len(v.strip()) >= MIN_TEXT_MATCH)
+    return frozenset(n for v in values if len(n := v.strip().lower()) >= MIN_TEXT_MATCH)
 
 
 def _kept(value: Any) -> bool:
@@ -125,25 +125,40 @@ def _touches(value: Any) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
+def _parsed(stored: str) -> tuple[Any, str, bool]:
+    """A stored JSON text's value (shared: never changed in place), its canonical text, and
+    whether it holds a moved key. The rows of a batch repeat texts (a channel's ``after``)."""
+    value, text = parsed(stored)
+    return value, text, _touches(value)
+
+
 def split(
     row: Mapping[str, Any], needles: frozenset[str]
 ) -> tuple[dict[str, Any], list[Item], dict[str, str]]:
-    """``row``'s before, after, evidence and reason without their personal values; those
-    values; and the canonical text of the JSON columns as kept."""
+    """``row``'s before, after, evidence (stored JSON texts, or None) and reason without their
+    personal values; those values; and the canonical text of the JSON columns as kept."""
+    parsed = [None if row[c] is None else _parsed(row[c]) for c in JSON_COLUMNS]
+    reason = row["reason"]
+    # One look for the profile's values in all of the row's text; each part only on a hit.
+    hit = bool(needles) and _holds(
+        "\x00".join([p[1] for p in parsed if p is not None] + [reason or ""]), needles
+    )
     items: list[Item] = []
     kept: dict[str, Any] = {}
     texts: dict[str, str] = {}
-    for c in JSON_COLUMNS:
-        value = row[c]
-        text = canonical_text(value)
-        if value is not None and (_touches(value) or (needles and _holds(text, needles))):
-            found = len(items)
-            value = _walk(value, c, (), needles, items)
-            if len(items) > found:
+    for c, found in zip(JSON_COLUMNS, parsed, strict=True):
+        if found is None:
+            kept[c], texts[c] = None, "null"
+            continue
+        value, text, touches = found
+        if touches or (hit and _holds(text, needles)):
+            count = len(items)
+            value = _walk(value, c, (), needles if hit else frozenset(), items)
+            if len(items) > count:
                 text = canonical_text(value)
         kept[c], texts[c] = value, text
-    reason = row["reason"]
-    if isinstance(reason, str) and needles and _holds(reason, needles):
+    if hit and isinstance(reason, str) and _holds(reason, needles):
         items.append(["reason", [], reason])
         reason = PLACEHOLDER
     kept["reason"] = reason

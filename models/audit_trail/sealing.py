@@ -12,7 +12,6 @@ themselves (PostgreSQL: a transaction-scoped advisory lock; SQLite: the write lo
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
@@ -166,13 +165,20 @@ def _scalar(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
+# JSON as the text stored (both databases keep it as written), so a canonical one is kept as it is.
 _PENDING: Final = (
-    "SELECT id, at, actor, action, entity_type, entity_id, profile_id, before, after, reason,"
-    " evidence FROM audit_event WHERE row_hash IS NULL ORDER BY id LIMIT {limit}"
+    "SELECT id, at, actor, action, entity_type, entity_id, profile_id, CAST(before AS text),"
+    " CAST(after AS text), reason, CAST(evidence AS text) FROM audit_event"
+    " WHERE row_hash IS NULL ORDER BY id LIMIT {limit}"
 )
 _SEAL: Final = (
     "UPDATE audit_event SET seq = ?, prev_hash = ?, row_hash = ?, personal_digest = ?,"
     " profile_id = ?, sealed_at = ?{more} WHERE id = ? AND row_hash IS NULL"
+)
+# Fewer columns set, fewer indexes touched: most rows keep their profile and have no personal part.
+_CHAIN: Final = (
+    "UPDATE audit_event SET seq = ?, prev_hash = ?, row_hash = ?, sealed_at = ?"
+    " WHERE id = ? AND row_hash IS NULL"
 )
 _REWRITE: Final = ", before = ?J, after = ?J, evidence = ?J, reason = ?"
 _PERSONAL: Final = (
@@ -183,21 +189,18 @@ _PERSONAL: Final = (
 def _sql(conn: Connection, sql: str) -> str:
     """Our statements in the driver's parameter style; JSON given as text."""
     if conn.dialect.name == "postgresql":
-        return sql.replace("?J", "CAST(%s AS jsonb)").replace("?", "%s")
+        return sql.replace("?J", "CAST(%s AS json)").replace("?", "%s")
     return sql.replace("?J", "?")
 
 
 def _pending(conn: Connection, batch_size: int) -> list[dict[str, Any]]:
+    """The next pending rows, their JSON columns as the text stored (parsed by ``split``)."""
     rows = conn.exec_driver_sql(_PENDING.format(limit=int(batch_size))).all()
-    loads = json.loads if conn.dialect.name == "sqlite" else None
     out = []
     for r in rows:
         row = dict(zip(_COLUMNS, r, strict=True))
-        if loads is not None:
-            row["stored"] = tuple(row[c] for c in JSON_COLUMNS)
-            for c in JSON_COLUMNS:
-                if row[c] is not None:
-                    row[c] = loads(row[c])
+        row["stored"] = tuple(row[c] for c in JSON_COLUMNS)
+        row["stored_profile_id"] = row["profile_id"]
         out.append(row)
     return out
 
@@ -211,8 +214,9 @@ def _seal_batch(conn: Connection, now: datetime, batch_size: int) -> int:
     seq, prev = _head(conn)
     sqlite = conn.dialect.name == "sqlite"
     stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
-    chained: list[tuple[Any, ...]] = []
-    rewritten: list[tuple[Any, ...]] = []
+    chained: list[tuple[Any, ...]] = []  # the row as it is: only its place in the chain is set
+    owned: list[tuple[Any, ...]] = []  # also its profile or personal digest
+    rewritten: list[tuple[Any, ...]] = []  # also its JSON and reason
     personal: list[tuple[Any, ...]] = []
     for row in rows:
         pid = row["profile_id"]
@@ -220,30 +224,34 @@ def _seal_batch(conn: Connection, now: datetime, batch_size: int) -> int:
             kept, items, texts = split(row, needles.get(pid, _NONE) if pid is not None else _NONE)
         except rfc8785.CanonicalizationError as err:  # an integer beyond 2**53, say
             raise SealingError(f"audit row {row['id']} cannot be sealed: {err}") from err
+        row.update(kept)
         digest = None
         if items:
             salt = secrets.token_hex(16)
             data = canonical_text(items)
             digest = hashlib.sha256((salt + data).encode("utf-8")).hexdigest()
             personal.append((row["id"], pid, salt, data))
-            row.update(kept)
         seq += 1
         row_hash = link(prev, content_text(row, texts, digest).encode("utf-8"))
         head = (seq, prev, row_hash, digest, pid, stamp)
-        # SQLite keeps JSON as text: stored canonically, the verifier hashes it as it is.
-        if items or (sqlite and any(
+        # JSON is kept as text: stored canonically, the verifier hashes it as it is.
+        if items or any(
             stored is not None and stored != texts[c]
             for c, stored in zip(JSON_COLUMNS, row["stored"], strict=True)
-        )):  # fmt: skip
+        ):
             json_texts = tuple(None if row[c] is None else texts[c] for c in JSON_COLUMNS)
             rewritten.append((*head, *json_texts, row["reason"], row["id"]))
+        elif digest is None and pid == row["stored_profile_id"]:
+            chained.append((seq, prev, row_hash, stamp, row["id"]))
         else:
-            chained.append((*head, row["id"]))
+            owned.append((*head, row["id"]))
         prev = row_hash
     if personal:
         conn.exec_driver_sql(_sql(conn, _PERSONAL), personal)
     if chained:
-        conn.exec_driver_sql(_sql(conn, _SEAL.format(more="")), chained)
+        conn.exec_driver_sql(_sql(conn, _CHAIN), chained)
+    if owned:
+        conn.exec_driver_sql(_sql(conn, _SEAL.format(more="")), owned)
     if rewritten:
         conn.exec_driver_sql(_sql(conn, _SEAL.format(more=_REWRITE)), rewritten)
     return len(rows)

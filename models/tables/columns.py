@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Column
 from sqlmodel import Field
 
-from models.types import JSONType, UTCDateTime
+from models.types import JSONType, SealedJSON, UTCDateTime
 
 
 def timestamp(*, nullable: bool = True, index: bool = False) -> Any:
@@ -18,3 +18,8 @@ def timestamp(*, nullable: bool = True, index: bool = False) -> Any:
 def json_column() -> Any:
     """A nullable JSON column."""
     return Field(default=None, sa_column=Column(JSONType, nullable=True))
+
+
+def sealed_json_column() -> Any:
+    """A nullable JSON column of the audit trail, stored as its canonical text."""
+    return Field(default=None, sa_column=Column(SealedJSON, nullable=True))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
-from models.tables.columns import json_column, timestamp
+from models.tables.columns import sealed_json_column, timestamp
 from models.types import UTCDateTime, utcnow
 
 
@@ -40,10 +40,10 @@ class AuditEvent(SQLModel, table=True):
     entity_type: str = Field(max_length=32)
     entity_id: int | None = None
     profile_id: int | None = Field(default=None, index=True)
-    before: dict[str, Any] | None = json_column()
-    after: dict[str, Any] | None = json_column()
+    before: dict[str, Any] | None = sealed_json_column()
+    after: dict[str, Any] | None = sealed_json_column()
     reason: str | None = Field(default=None, max_length=500)
-    evidence: dict[str, Any] | None = json_column()
+    evidence: dict[str, Any] | None = sealed_json_column()
     seq: int | None = None
     prev_hash: str | None = Field(default=None, max_length=64)
     row_hash: str | None = Field(default=None, max_length=64)
@@ -64,4 +64,4 @@ class AuditPersonal(SQLModel, table=True):
     profile_id: int | None = Field(default=None, index=True)
     salt: str = Field(max_length=32)
     # ``[[column, [key or index, ...], value], ...]``: where each value sat in the row.
-    data: list[Any] | None = json_column()
+    data: list[Any] | None = sealed_json_column()

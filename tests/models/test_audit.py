@@ -23,7 +23,7 @@ AT = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 
 def _documented_actions() -> list[str]:
     text = README.read_text(encoding="utf-8")
-    section = text.split("\n## The audit trail\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n### What the trail records\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^- `([^`]+)`:", section, flags=re.MULTILINE)
 
 

@@ -3,6 +3,7 @@ piece by piece by the sealer, and SQLite's spelling the verifier hashes."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.audit_trail.canonical import canonical, canonical_time
+from models.audit_trail.canonical import canonical, canonical_time, parsed
 from models.audit_trail.sealing import content, content_text
 
 text = st.text(st.characters(codec="utf-8"), max_size=12)
@@ -43,6 +44,23 @@ def test_canonical_is_rfc8785(value: Any) -> None:
     else:  # an integer beyond 2**53: refused the same way
         try:
             canonical(value)
+        except rfc8785.CanonicalizationError:
+            return
+        raise AssertionError("accepted what RFC 8785 refuses")
+
+
+@settings(max_examples=400, deadline=None)
+@given(values)
+def test_a_stored_text_parses_to_its_rfc8785_text(value: Any) -> None:
+    """The sealer reads JSON as stored and writes its canonical text in one parse."""
+    expected = rfc(value)
+    stored = json.dumps(value, ensure_ascii=bool(value) and isinstance(value, dict))
+    if isinstance(expected, bytes):
+        assert parsed(stored)[1].encode() == expected
+        assert parsed(stored)[0] == value
+    else:
+        try:
+            parsed(stored)
         except rfc8785.CanonicalizationError:
             return
         raise AssertionError("accepted what RFC 8785 refuses")

@@ -40,7 +40,7 @@ def problem_of(engine: Engine) -> tuple[str, int | None, int | None]:
 
 
 def test_an_edited_row_is_named(sealed: Engine) -> None:
-    json = "?" if sealed.dialect.name == "sqlite" else "CAST(? AS jsonb)"
+    json = "?" if sealed.dialect.name == "sqlite" else "CAST(? AS json)"
     with attacker(sealed) as cur:
         cur.execute(p(sealed, f"UPDATE audit_event SET after = {json} WHERE seq = 5"),
                     ('{"state":"forged"}',))  # fmt: skip

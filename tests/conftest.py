@@ -88,6 +88,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url(postgres: pg_server.PgServer) -> Iterator[str]:
+    """A migrated, empty database on the throwaway PostgreSQL only: for what SQLite cannot show
+    (writers at once), so no SQLite variant is collected only to be skipped."""
+    yield from _postgres_database(postgres)
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty SQLite file only: for what only a file can show (its bytes)."""
+    path = tmp_path / "enrich.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng

@@ -114,23 +114,37 @@ def _walk(
     return value
 
 
-def _touches(value: Any) -> bool:
-    """Whether ``value`` holds a moved key anywhere (cheap for the usual flat objects)."""
-    if isinstance(value, dict):
-        if not MOVED.isdisjoint(value):
-            return True
-        return any(isinstance(v, dict | list) and _touches(v) for v in value.values())
-    if isinstance(value, list):
-        return any(isinstance(v, dict | list) and _touches(v) for v in value)
-    return False
+def _collect(value: Any, strings: list[str]) -> bool:
+    """Gather ``value``'s string values (not its keys) into ``strings``; whether it holds a moved
+    key anywhere."""
+    kind = type(value)
+    if kind is str:
+        strings.append(value)
+        return False
+    if kind is dict:
+        touches = not MOVED.isdisjoint(value)
+        inner = value.values()
+    elif kind is list:
+        touches, inner = False, value
+    else:
+        return False
+    for v in inner:
+        if type(v) is str:
+            strings.append(v)
+        elif _collect(v, strings):
+            touches = True
+    return touches
 
 
 @lru_cache(maxsize=4096)
-def _parsed(stored: str) -> tuple[Any, str, bool]:
-    """A stored JSON text's value (shared: never changed in place), its canonical text, and
-    whether it holds a moved key. The rows of a batch repeat texts (a channel's ``after``)."""
+def _parsed(stored: str) -> tuple[Any, str, bool, str]:
+    """A stored JSON text's value (shared: never changed in place), its canonical text, whether it
+    holds a moved key, and its string values lower-cased (where a profile's values are looked
+    for: keys are ours, and a name may well be part of one). The rows of a batch repeat texts."""
     value, text = parsed(stored)
-    return value, text, _touches(value)
+    strings: list[str] = []
+    touches = _collect(value, strings)
+    return value, text, touches, "\x00".join(strings).lower()
 
 
 def split(
@@ -140,10 +154,14 @@ def split(
     personal values; those values; and the canonical text of the JSON columns as kept."""
     parsed = [None if row[c] is None else _parsed(row[c]) for c in JSON_COLUMNS]
     reason = row["reason"]
-    # One look for the profile's values in all of the row's text; each part only on a hit.
-    hit = bool(needles) and _holds(
-        "\x00".join([p[1] for p in parsed if p is not None] + [reason or ""]), needles
-    )
+    # One look for the profile's values in all of the row's strings; each part only on a hit.
+    hit = False
+    if needles:
+        strings = [found[3] for found in parsed if found is not None]
+        if isinstance(reason, str):
+            strings.append(reason.lower())
+        blob = "\x00".join(strings)
+        hit = any(n in blob for n in needles)
     items: list[Item] = []
     kept: dict[str, Any] = {}
     texts: dict[str, str] = {}
@@ -151,7 +169,7 @@ def split(
         if found is None:
             kept[c], texts[c] = None, "null"
             continue
-        value, text, touches = found
+        value, text, touches, _ = found
         if touches or (hit and _holds(text, needles)):
             count = len(items)
             value = _walk(value, c, (), needles if hit else frozenset(), items)

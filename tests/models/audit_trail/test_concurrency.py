@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -21,10 +22,11 @@ BATCH = 40
 
 
 @pytest.fixture
-def pg_engine(postgres: object, db_url: str) -> Engine:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers by itself")
-    return make_engine(db_url, pool_size=WORKERS + 2)
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """PostgreSQL only: SQLite serialises writers by itself."""
+    engine = make_engine(pg_url, pool_size=WORKERS + 2)
+    yield engine
+    engine.dispose()
 
 
 @pytest.mark.postgres

@@ -3,6 +3,7 @@ deletion, swap and insertion is found and named by ``verify`` (SQLite and Postgr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from models.audit_trail.sealing import seal
 from models.audit_trail.verify import verify
+from models.db import make_engine
 from tests.factories import NOW
 from tests.models.audit_trail.trail_data import attacker, forged_hash, p, write_rows
 
@@ -111,9 +113,19 @@ def test_an_edited_or_deleted_personal_part_is_named(sealed: Engine) -> None:
     assert "never erased" in str(verify(sealed).problem)
 
 
-def test_a_byte_edited_in_the_sqlite_file_is_named(sealed: Engine, tmp_path: Path) -> None:
-    if sealed.dialect.name != "sqlite":
-        pytest.skip("a file edit is the SQLite attack; PostgreSQL is covered through SQL")
+@pytest.fixture
+def sealed_file(sqlite_url: str) -> Iterator[Engine]:
+    """A sealed trail in a SQLite file: a file edit is the SQLite attack (PostgreSQL's files are
+    the server's; the SQL attacks above cover it)."""
+    engine = make_engine(sqlite_url)
+    write_rows(engine, ROWS)
+    seal(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_a_byte_edited_in_the_sqlite_file_is_named(sealed_file: Engine) -> None:
+    sealed = sealed_file
     with sealed.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     sealed.dispose()

@@ -8,13 +8,13 @@ profile holds. In the row they become :data:`PLACEHOLDER`; the values themselves
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 
-from models.audit_trail.canonical import canonical_text, parsed
+from models.audit_trail.canonical import canonical_text, canonical_values, encode_string, parsed
 
 PLACEHOLDER: Final = "[personal]"
 ERASED: Final = "[erased]"
@@ -49,7 +49,6 @@ MOVED: Final = PERSONAL_KEYS | FREE_TEXT_KEYS
 # in text they would mostly hit unrelated digits.
 MIN_TEXT_MATCH: Final = 4
 JSON_COLUMNS: Final = ("before", "after", "evidence")
-
 Item = list[Any]  # [column, [key or index, ...], value]
 
 
@@ -60,14 +59,19 @@ _HELD: Final = (
 )
 
 
+def _held_rows(conn: Connection, profile_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+    # One statement through the driver: these are read for every batch sealed.
+    ids = ",".join(str(int(pid)) for pid in profile_ids)
+    for pid, *texts in conn.exec_driver_sql(_HELD.format(ids=ids)).all():
+        yield pid, texts
+
+
 def held_values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[str]]:
     """Every personal string each profile holds, as stored (and phones also without the +)."""
     found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
     if not found:
         return found
-    # One statement through the driver: these are read for every batch sealed.
-    ids = ",".join(str(int(pid)) for pid in found)
-    for pid, *texts in conn.exec_driver_sql(_HELD.format(ids=ids)).all():
+    for pid, texts in _held_rows(conn, list(found)):
         found[pid].update(texts)
     for held in found.values():
         held.difference_update((None, ""))
@@ -78,6 +82,60 @@ def held_values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[s
 def text_needles(values: Iterable[str]) -> frozenset[str]:
     """The lower-cased values long enough to look for inside text."""
     return frozenset(n for v in values if len(n := v.strip().lower()) >= MIN_TEXT_MATCH)
+
+
+def profile_needles(conn: Connection, profile_ids: Sequence[int]) -> dict[int, frozenset[str]]:
+    """``text_needles(held_values(...))`` of each profile, in one pass over the rows read."""
+    found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
+    if not found:
+        return {}
+    for pid, texts in _held_rows(conn, list(found)):
+        add = found[pid].add
+        for t in texts:
+            if t:
+                if len(n := t.strip().lower()) >= MIN_TEXT_MATCH:
+                    add(n)
+                if t[0] == "+" and t[1:].isdigit() and len(t) > MIN_TEXT_MATCH:
+                    add(t[1:])
+    return {pid: frozenset(held) for pid, held in found.items()}
+
+
+@lru_cache(maxsize=4096)
+def _probes(needles: frozenset[str]) -> tuple[str, ...]:
+    """``needles`` as they read inside JSON text (escaped as RFC 8785 escapes strings)."""
+    return tuple(encode_string(n)[1:-1] for n in needles)
+
+
+def plain(rows: Sequence[Mapping[str, Any]], needles: Mapping[int, frozenset[str]]) -> list[bool]:
+    """For each row (its before, after, evidence as stored JSON texts), whether it is surely kept
+    whole: its JSON is stored in RFC 8785 form, it has no moved key and no value of its profile
+    appears in its JSON or reason. The whole batch is parsed at once, each row then looked at as
+    text; a False only means :func:`split` must look closer."""
+    values = canonical_values(t for row in rows for c in JSON_COLUMNS if (t := row[c]) is not None)
+    if values is None:
+        return [False] * len(rows)
+    out: list[bool] = []
+    for row in rows:
+        parts = []
+        whole = True
+        for c in JSON_COLUMNS:
+            if (t := row[c]) is None:
+                continue
+            value = values[t]
+            parts.append(t)
+            if type(value) is dict:
+                # Flat (no object or array inside, not even in a string): its keys are all.
+                whole = whole and t.find("{", 1) < 0 and "[" not in t and MOVED.isdisjoint(value)
+            elif type(value) is list:
+                whole = False
+        found = needles.get(row["profile_id"]) if row["profile_id"] is not None else None
+        if whole and found:
+            if row["reason"] is not None:
+                parts.append(encode_string(row["reason"]))
+            low = "\x00".join(parts).lower()
+            whole = not any(p in low for p in _probes(found))
+        out.append(whole)
+    return out
 
 
 def _kept(value: Any) -> bool:
@@ -169,8 +227,8 @@ def split(
         if found is None:
             kept[c], texts[c] = None, "null"
             continue
-        value, text, touches, _ = found
-        if touches or (hit and _holds(text, needles)):
+        value, text, touches, lowered = found
+        if touches or (hit and any(n in lowered for n in needles)):
             count = len(items)
             value = _walk(value, c, (), needles if hit else frozenset(), items)
             if len(items) > count:

@@ -29,7 +29,7 @@ from models.audit_trail.canonical import (
     canonical_time,
     encode_string,
 )
-from models.audit_trail.personal import JSON_COLUMNS, held_values, split, text_needles
+from models.audit_trail.personal import JSON_COLUMNS, plain, profile_needles, split
 from models.audit_trail.reading import OWNED
 from models.tables import AUDIT
 from models.types import utcnow
@@ -134,7 +134,7 @@ def _needles(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[int, froz
     pids = [r["profile_id"] for r in rows if r["profile_id"] is not None]
     needles: dict[int, frozenset[str]] = {}
     for chunk in _chunks(pids):
-        needles.update({pid: text_needles(v) for pid, v in held_values(conn, chunk).items()})
+        needles.update(profile_needles(conn, chunk))
     return needles
 
 
@@ -145,24 +145,28 @@ def content_text(row: Mapping[str, Any], texts: Mapping[str, str], digest: str |
         value = row[key]
         if value is not None and (type(value) is not int or abs(value) > SAFE_INT):
             return canonical(content(row, digest)).decode("utf-8")
-    return "".join(
-        (
-            '{"action":', _quote(row["action"]), ',"actor":', _quote(row["actor"]),
-            ',"after":', texts["after"], ',"at":', _quote(canonical_time(row["at"])),
-            ',"before":', texts["before"], ',"entity_id":', _scalar(row["entity_id"]),
-            ',"entity_type":', _quote(row["entity_type"]), ',"evidence":', texts["evidence"],
-            ',"id":', str(row["id"]), ',"personal_digest":', _quote(digest),
-            ',"profile_id":', _scalar(row["profile_id"]), ',"reason":', _quote(row["reason"]), "}",
-        )
-    )  # fmt: skip
+    q = _encode_string
+    entity_id, profile_id, reason = row["entity_id"], row["profile_id"], row["reason"]
+    return _CONTENT % (
+        q(row["action"]),
+        q(row["actor"]),
+        texts["after"],
+        canonical_time(row["at"]),  # digits, '-', ':', '.', 'T', 'Z': nothing to escape
+        texts["before"],
+        "null" if entity_id is None else entity_id,
+        q(row["entity_type"]),
+        texts["evidence"],
+        row["id"],
+        "null" if digest is None else q(digest),
+        "null" if profile_id is None else profile_id,
+        "null" if reason is None else q(reason),
+    )
 
 
-def _quote(value: str | None) -> str:
-    return "null" if value is None else _encode_string(value)
-
-
-def _scalar(value: int | None) -> str:
-    return "null" if value is None else str(value)
+_CONTENT: Final = (
+    '{"action":%s,"actor":%s,"after":%s,"at":"%s","before":%s,"entity_id":%s,"entity_type":%s,'
+    '"evidence":%s,"id":%d,"personal_digest":%s,"profile_id":%s,"reason":%s}'
+)
 
 
 # JSON as the text stored (both databases keep it as written), so a canonical one is kept as it is.
@@ -199,8 +203,8 @@ def _pending(conn: Connection, batch_size: int) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         row = dict(zip(_COLUMNS, r, strict=True))
-        row["stored"] = tuple(row[c] for c in JSON_COLUMNS)
-        row["stored_profile_id"] = row["profile_id"]
+        row["stored"] = (r[7], r[8], r[10])  # JSON_COLUMNS
+        row["stored_profile_id"] = r[6]
         out.append(row)
     return out
 
@@ -218,14 +222,29 @@ def _seal_batch(conn: Connection, now: datetime, batch_size: int) -> int:
     owned: list[tuple[Any, ...]] = []  # also its profile or personal digest
     rewritten: list[tuple[Any, ...]] = []  # also its JSON and reason
     personal: list[tuple[Any, ...]] = []
-    for row in rows:
+    for row, kept_whole in zip(rows, plain(rows, needles), strict=True):
         pid = row["profile_id"]
+        digest = None
+        if kept_whole:  # the common case: sealed as stored, nothing parsed row by row
+            before, after, evidence = row["stored"]
+            texts = {
+                "before": "null" if before is None else before,
+                "after": "null" if after is None else after,
+                "evidence": "null" if evidence is None else evidence,
+            }
+            seq += 1
+            row_hash = link(prev, content_text(row, texts, None).encode("utf-8"))
+            if pid == row["stored_profile_id"]:
+                chained.append((seq, prev, row_hash, stamp, row["id"]))
+            else:
+                owned.append((seq, prev, row_hash, None, pid, stamp, row["id"]))
+            prev = row_hash
+            continue
         try:
             kept, items, texts = split(row, needles.get(pid, _NONE) if pid is not None else _NONE)
         except rfc8785.CanonicalizationError as err:  # an integer beyond 2**53, say
             raise SealingError(f"audit row {row['id']} cannot be sealed: {err}") from err
         row.update(kept)
-        digest = None
         if items:
             salt = secrets.token_hex(16)
             data = canonical_text(items)

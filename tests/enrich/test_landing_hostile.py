@@ -118,6 +118,8 @@ def test_expired_token_is_404(settings: Settings, engine: Engine) -> None:
 def small(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("ENRICH_MAX_BODY_BYTES", "4096")
     monkeypatch.setenv("ENRICH_LANDING_RATE_LIMIT", "5")
+    # Long windows (aligned on the epoch): the test's requests never straddle two of them.
+    monkeypatch.setenv("ENRICH_LANDING_RATE_WINDOW_SECONDS", str(10**8))
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

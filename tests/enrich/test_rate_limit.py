@@ -22,6 +22,9 @@ from models.tables import RATE_LIMIT
 from tests.standins.common import free_port
 
 LIMIT = 4
+# Windows are aligned on the epoch: with windows of about three years, a test's requests never
+# straddle two of them (with the default minute, a slow run may, and the count starts again).
+WINDOW = str(10**8)
 PROXY = ("10.1.2.3", 41000)  # the TLS proxy, as the app's peer
 HITS = RATE_LIMIT
 
@@ -29,6 +32,7 @@ HITS = RATE_LIMIT
 @pytest.fixture
 def limited(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("ENRICH_LANDING_RATE_LIMIT", str(LIMIT))
+    monkeypatch.setenv("ENRICH_LANDING_RATE_WINDOW_SECONDS", WINDOW)
     monkeypatch.setenv("ENRICH_TRUSTED_PROXIES", "10.1.0.0/16, 192.0.2.10")
     get_settings.cache_clear()
     yield get_settings()
@@ -65,7 +69,9 @@ def test_from_an_untrusted_peer_the_forwarded_header_is_ignored(limited: Setting
 
 
 def test_with_no_trusted_proxies_the_header_is_ignored(settings: Settings, engine: Engine) -> None:
-    small = settings.model_copy(update={"landing_rate_limit": LIMIT})
+    small = settings.model_copy(
+        update={"landing_rate_limit": LIMIT, "landing_rate_window_seconds": int(WINDOW)}
+    )
     with TestClient(create_app(small), client=PROXY) as client:
         answers = [
             client.get("/c/x", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
@@ -110,7 +116,11 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
 
 
 def test_the_limit_holds_in_total_across_two_server_processes(settings: Settings) -> None:
-    env = {**os.environ, "ENRICH_LANDING_RATE_LIMIT": str(LIMIT)}
+    env = {
+        **os.environ,
+        "ENRICH_LANDING_RATE_LIMIT": str(LIMIT),
+        "ENRICH_LANDING_RATE_WINDOW_SECONDS": WINDOW,
+    }
     ports = [free_port(), free_port()]
     procs = [_serve(port, env) for port in ports]
     try:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 
-from models.audit_trail.canonical import canonical_text, canonical_values, encode_string, parsed
+from models.audit_trail.canonical import canonical_text, canonical_values, parsed
 
 PLACEHOLDER: Final = "[personal]"
 ERASED: Final = "[erased]"
@@ -100,41 +100,42 @@ def profile_needles(conn: Connection, profile_ids: Sequence[int]) -> dict[int, f
     return {pid: frozenset(held) for pid, held in found.items()}
 
 
-@lru_cache(maxsize=4096)
-def _probes(needles: frozenset[str]) -> tuple[str, ...]:
-    """``needles`` as they read inside JSON text (escaped as RFC 8785 escapes strings)."""
-    return tuple(encode_string(n)[1:-1] for n in needles)
-
-
 def plain(rows: Sequence[Mapping[str, Any]], needles: Mapping[int, frozenset[str]]) -> list[bool]:
     """For each row (its before, after, evidence as stored JSON texts), whether it is surely kept
     whole: its JSON is stored in RFC 8785 form, it has no moved key and no value of its profile
-    appears in its JSON or reason. The whole batch is parsed at once, each row then looked at as
-    text; a False only means :func:`split` must look closer."""
+    appears in its string values or reason (where :func:`split` looks). The whole batch is parsed
+    at once, each distinct text then looked at once; a False only means :func:`split` must look
+    closer."""
     values = canonical_values(t for row in rows for c in JSON_COLUMNS if (t := row[c]) is not None)
     if values is None:
         return [False] * len(rows)
+    # Each text's string values lower-cased, or None when it is not flat or holds a moved key.
+    looked: dict[str, str | None] = {}
+    for t, value in values.items():
+        kind = type(value)
+        if kind is dict:
+            # Flat (no object or array inside, not even in a string): its keys are all.
+            flat = t.find("{", 1) < 0 and "[" not in t and MOVED.isdisjoint(value)
+            strings = [v for v in value.values() if type(v) is str]
+            looked[t] = "\x00".join(strings).lower() if flat else None
+        elif kind is str:
+            looked[t] = value.lower()
+        else:
+            looked[t] = None if kind is list else ""
     out: list[bool] = []
     for row in rows:
-        parts = []
-        whole = True
-        for c in JSON_COLUMNS:
-            if (t := row[c]) is None:
-                continue
-            value = values[t]
-            parts.append(t)
-            if type(value) is dict:
-                # Flat (no object or array inside, not even in a string): its keys are all.
-                whole = whole and t.find("{", 1) < 0 and "[" not in t and MOVED.isdisjoint(value)
-            elif type(value) is list:
-                whole = False
+        parts = [looked[t] for c in JSON_COLUMNS if (t := row[c]) is not None]
+        if None in parts:
+            out.append(False)
+            continue
         found = needles.get(row["profile_id"]) if row["profile_id"] is not None else None
-        if whole and found:
-            if row["reason"] is not None:
-                parts.append(encode_string(row["reason"]))
-            low = "\x00".join(parts).lower()
-            whole = not any(p in low for p in _probes(found))
-        out.append(whole)
+        if found:
+            if isinstance(reason := row["reason"], str):
+                parts.append(reason.lower())
+            blob = "\x00".join(parts)  # type: ignore[arg-type]
+            out.append(not any(n in blob for n in found))
+        else:
+            out.append(True)
     return out
 
 

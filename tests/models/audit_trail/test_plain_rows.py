@@ -94,8 +94,12 @@ def test_typical_rows_are_whole_and_personal_ones_are_not() -> None:
     ]
     held = {1: frozenset({'zoë o"hara', "anne@example.org"})}
     assert plain(batch, held) == [True, False, False, False]
-    # A name found inside a key ("anne" in "channel") only sends the row to the closer look.
-    assert plain(batch[:1], NEEDLES) == [False]
+    # A name inside a key ("anne" in "channel") is no hit: keys are ours. In a value it is.
+    assert "anne" in NEEDLES[1]
+    assert plain(batch[:1], NEEDLES) == [True]
+    named = [{**batch[0], "after": '{"channel":"email","template":"anne"}'}]
+    assert plain(named, NEEDLES) == [False]
+    assert split(named[0], NEEDLES[1])[1] == [["after", ["template"], "anne"]]
     spaced = [{**batch[0], "after": json.dumps(json.loads(after))}]
     assert plain(spaced, held) == [False]  # not RFC 8785 as stored: split rewrites it
 

@@ -8,7 +8,7 @@ profile holds. In the row they become :data:`PLACEHOLDER`; the values themselves
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
@@ -66,6 +66,16 @@ def _held_rows(conn: Connection, profile_ids: Sequence[int]) -> Iterator[tuple[A
         yield pid, texts
 
 
+def _without_plus(text: str) -> str | None:
+    """A phone number is also held (and looked for) without its +."""
+    return text[1:] if text.startswith("+") and text[1:].isdigit() else None
+
+
+def _needle(text: str) -> str | None:
+    """How a held value is looked for inside text: lower-cased, and only when long enough."""
+    return n if len(n := text.strip().lower()) >= MIN_TEXT_MATCH else None
+
+
 def held_values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[str]]:
     """Every personal string each profile holds, as stored (and phones also without the +)."""
     found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
@@ -75,17 +85,13 @@ def held_values(conn: Connection, profile_ids: Sequence[int]) -> dict[int, set[s
         found[pid].update(texts)
     for held in found.values():
         held.difference_update((None, ""))
-        held.update([t[1:] for t in held if t.startswith("+") and t[1:].isdigit()])
+        held.update([bare for t in held if (bare := _without_plus(t)) is not None])
     return found
 
 
-def text_needles(values: Iterable[str]) -> frozenset[str]:
-    """The lower-cased values long enough to look for inside text."""
-    return frozenset(n for v in values if len(n := v.strip().lower()) >= MIN_TEXT_MATCH)
-
-
 def profile_needles(conn: Connection, profile_ids: Sequence[int]) -> dict[int, frozenset[str]]:
-    """``text_needles(held_values(...))`` of each profile, in one pass over the rows read."""
+    """The values of each profile (as :func:`held_values` has them) as looked for inside text,
+    in one pass over the rows read."""
     found: dict[int, set[str]] = {pid: set() for pid in profile_ids}
     if not found:
         return {}
@@ -93,10 +99,9 @@ def profile_needles(conn: Connection, profile_ids: Sequence[int]) -> dict[int, f
         add = found[pid].add
         for t in texts:
             if t:
-                if len(n := t.strip().lower()) >= MIN_TEXT_MATCH:
-                    add(n)
-                if t[0] == "+" and t[1:].isdigit() and len(t) > MIN_TEXT_MATCH:
-                    add(t[1:])
+                for v in (t, _without_plus(t)):
+                    if v is not None and (n := _needle(v)) is not None:
+                        add(n)
     return {pid: frozenset(held) for pid, held in found.items()}
 
 

@@ -203,10 +203,34 @@ def _pending(conn: Connection, batch_size: int) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         row = dict(zip(_COLUMNS, r, strict=True))
-        row["stored"] = (r[7], r[8], r[10])  # JSON_COLUMNS
-        row["stored_profile_id"] = r[6]
+        row["stored"] = tuple(row[c] for c in JSON_COLUMNS)
+        row["stored_profile_id"] = row["profile_id"]
         out.append(row)
     return out
+
+
+def _taken_apart(
+    row: dict[str, Any], needles: frozenset[str]
+) -> tuple[dict[str, str], str | None, bool, tuple[Any, ...] | None]:
+    """``row`` split into what is hashed and its personal part (``row`` takes the kept values):
+    the canonical texts of its JSON columns, the personal digest, whether its JSON or reason is
+    rewritten, and the ``audit_personal`` row to write (or None)."""
+    try:
+        kept, items, texts = split(row, needles)
+    except rfc8785.CanonicalizationError as err:  # an integer beyond 2**53, say
+        raise SealingError(f"audit row {row['id']} cannot be sealed: {err}") from err
+    row.update(kept)
+    if not items:
+        # JSON is kept as text: stored canonically, the verifier hashes it as it is.
+        changed = any(
+            stored is not None and stored != texts[c]
+            for c, stored in zip(JSON_COLUMNS, row["stored"], strict=True)
+        )
+        return texts, None, changed, None
+    salt = secrets.token_hex(16)
+    data = canonical_text(items)
+    digest = hashlib.sha256((salt + data).encode("utf-8")).hexdigest()
+    return texts, digest, True, (row["id"], row["profile_id"], salt, data)
 
 
 def _seal_batch(conn: Connection, now: datetime, batch_size: int) -> int:
@@ -224,46 +248,24 @@ def _seal_batch(conn: Connection, now: datetime, batch_size: int) -> int:
     personal: list[tuple[Any, ...]] = []
     for row, kept_whole in zip(rows, plain(rows, needles), strict=True):
         pid = row["profile_id"]
-        digest = None
         if kept_whole:  # the common case: sealed as stored, nothing parsed row by row
-            before, after, evidence = row["stored"]
-            texts = {
-                "before": "null" if before is None else before,
-                "after": "null" if after is None else after,
-                "evidence": "null" if evidence is None else evidence,
-            }
-            seq += 1
-            row_hash = link(prev, content_text(row, texts, None).encode("utf-8"))
-            if pid == row["stored_profile_id"]:
-                chained.append((seq, prev, row_hash, stamp, row["id"]))
-            else:
-                owned.append((seq, prev, row_hash, None, pid, stamp, row["id"]))
-            prev = row_hash
-            continue
-        try:
-            kept, items, texts = split(row, needles.get(pid, _NONE) if pid is not None else _NONE)
-        except rfc8785.CanonicalizationError as err:  # an integer beyond 2**53, say
-            raise SealingError(f"audit row {row['id']} cannot be sealed: {err}") from err
-        row.update(kept)
-        if items:
-            salt = secrets.token_hex(16)
-            data = canonical_text(items)
-            digest = hashlib.sha256((salt + data).encode("utf-8")).hexdigest()
-            personal.append((row["id"], pid, salt, data))
+            stored = zip(JSON_COLUMNS, row["stored"], strict=True)
+            texts = {c: "null" if t is None else t for c, t in stored}
+            digest, rewrite = None, False
+        else:
+            texts, digest, rewrite, part = _taken_apart(row, needles.get(pid, _NONE))
+            if part is not None:
+                personal.append(part)
         seq += 1
         row_hash = link(prev, content_text(row, texts, digest).encode("utf-8"))
-        head = (seq, prev, row_hash, digest, pid, stamp)
-        # JSON is kept as text: stored canonically, the verifier hashes it as it is.
-        if items or any(
-            stored is not None and stored != texts[c]
-            for c, stored in zip(JSON_COLUMNS, row["stored"], strict=True)
-        ):
+        if rewrite:
             json_texts = tuple(None if row[c] is None else texts[c] for c in JSON_COLUMNS)
-            rewritten.append((*head, *json_texts, row["reason"], row["id"]))
+            rewritten.append((seq, prev, row_hash, digest, pid, stamp, *json_texts,
+                              row["reason"], row["id"]))  # fmt: skip
         elif digest is None and pid == row["stored_profile_id"]:
             chained.append((seq, prev, row_hash, stamp, row["id"]))
         else:
-            owned.append((*head, row["id"]))
+            owned.append((seq, prev, row_hash, digest, pid, stamp, row["id"]))
         prev = row_hash
     if personal:
         conn.exec_driver_sql(_sql(conn, _PERSONAL), personal)

@@ -74,6 +74,7 @@ bench: setup
 	$(BIN)/python benchmarks/provider_sending.py
 	$(BIN)/python benchmarks/dossier.py
 	$(BIN)/python benchmarks/audit_verify.py
+	$(BIN)/python benchmarks/changes_export.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -12,6 +12,7 @@ from enrich.cli.audit import audit_app
 from enrich.cli.check import check_command
 from enrich.cli.data import demo_data_command, import_command
 from enrich.cli.dossier import dossier_command  # noqa: F401  (registers `profile dossier`)
+from enrich.cli.export import export_app
 from enrich.cli.letters import letters_app
 from enrich.cli.notices import notices_app
 from enrich.cli.outreach import outreach_app
@@ -72,3 +73,4 @@ app.add_typer(providers_app, name="providers")
 app.add_typer(profile_app, name="profile")
 app.add_typer(audit_app, name="audit")
 app.add_typer(notices_app, name="notices")
+app.add_typer(export_app, name="export")

@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from enrich.settings import Settings, get_settings
 from enrich.web import api_docs, contact_moments, errors, health, landing, unsubscribe, webhooks
+from enrich.web.changes import router as changes_router
 from enrich.web.privacy import router as privacy_router
 from enrich.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from enrich.web.services import build_services
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(unsubscribe.router)
     app.include_router(contact_moments.router)
     app.include_router(privacy_router)
+    app.include_router(changes_router)
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.mount(api_docs.ASSETS_URL, api_docs.docs_assets(), name="docs-assets")

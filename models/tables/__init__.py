@@ -10,6 +10,7 @@ from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 from models.tables.customers import Consent, ContactPoint, Profile
+from models.tables.exports import ExportCursor
 from models.tables.messages import (
     DeliveryEvent,
     Outreach,
@@ -30,6 +31,7 @@ __all__ = [
     "CONTACT",
     "DELIVERY",
     "ENROLLMENT",
+    "EXPORT_CURSOR",
     "OUTREACH",
     "PROFILE",
     "PROPOSAL",
@@ -46,6 +48,7 @@ __all__ = [
     "ContactPoint",
     "DeliveryEvent",
     "Enrollment",
+    "ExportCursor",
     "Outreach",
     "Profile",
     "RateLimitHit",
@@ -70,6 +73,7 @@ CONSENT = _table(Consent)
 CAMPAIGN = _table(Campaign)
 ROUND = _table(Round)
 ENROLLMENT = _table(Enrollment)
+EXPORT_CURSOR = _table(ExportCursor)
 OUTREACH = _table(Outreach)
 DELIVERY = _table(DeliveryEvent)
 REJECTED = _table(RejectedWebhookEvent)

@@ -116,6 +116,7 @@ FUZZED = {
     ("POST", "/api/data-subjects/object"),
     ("POST", "/api/data-subjects/restrict"),
     ("POST", "/api/data-subjects/dossier"),
+    ("GET", "/api/changes"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
     ("GET", "/healthz"),
@@ -289,5 +290,28 @@ def test_data_subject_api_with_a_valid_key(fuzz_app: tuple[Any, Settings], engin
             )
             assert_no_server_error(response)
             assert response.status_code != 401
+
+        run()
+
+
+def test_changes_feed_with_a_valid_key_and_any_query(
+    fuzz_app: tuple[Any, Settings], engine: Engine
+) -> None:
+    _, settings = fuzz_app
+    with engine.begin() as conn:
+        add_profile(conn, CUSTOMER, [{"kind": "email", "status": "valid"}])
+    numbers = st.integers(min_value=-(2**70), max_value=2**70).map(str)
+    with client(settings) as c:
+
+        @FUZZ
+        @given(
+            query=st.dictionaries(
+                st.sampled_from(["since", "until", "limit"]), numbers | form_text, max_size=3
+            )
+        )
+        def run(query: dict[str, str]) -> None:
+            response = c.get("/api/changes?" + urlencode(query), headers={"X-API-Key": API_KEY})
+            assert_no_server_error(response)
+            assert response.status_code in (200, 422), response.text[:200]
 
         run()

@@ -21,7 +21,8 @@ def test_api_docs_render_offline_with_nothing_blocked(page: Page, live_server: s
     page.goto(f"{live_server}/api/docs")
     operation = page.locator(".opblock-summary-path", has_text="/api/contact-moments")
     expect(operation).to_be_visible(timeout=15_000)
-    # The contact-moment API and the five data-subject routes.
-    assert page.locator(".opblock").count() == 6
+    # The contact-moment API, the five data-subject routes and the changes feed.
+    assert page.locator(".opblock").count() == 7
+    expect(page.locator(".opblock-summary-path", has_text="/api/changes")).to_be_visible()
     assert errors == [], errors
     assert outside == [], outside

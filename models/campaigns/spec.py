@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from models.consent.notices import PURPOSE_PATTERN, VERSION_PATTERN
 from models.tables import Campaign
 from models.types import utcnow
 from models.vocabulary import CHANNELS, EMAIL, SMS
+
+# Top-level keys of a campaign file added after the first release (see content_hash).
+LATER_KEYS = ("costs",)
 
 
 class CampaignError(ValueError):
@@ -61,12 +65,35 @@ class Purpose(BaseModel):
         return value
 
 
+class Costs(BaseModel):
+    """What one message costs per channel, in one currency (the report's spend and the plan's
+    forecast); a channel left out costs nothing."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    per_message: dict[str, float] = {}
+
+    @field_validator("per_message")
+    @classmethod
+    def _known_channels(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [c for c in value if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}; expected some of {', '.join(CHANNELS)}")
+        bad = [c for c, cost in value.items() if not math.isfinite(cost) or cost < 0]
+        if bad:
+            raise ValueError(f"the cost per message of {', '.join(bad)} must be zero or more")
+        return value
+
+    def of(self, channel: str) -> float:
+        return self.per_message.get(channel, 0.0)
+
+
 class CampaignSpec(BaseModel):
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str
     gaps: list[str] = Field(min_length=1)
     ladder: list[Step] = Field(min_length=1)
     purposes: list[Purpose] = []
+    costs: Costs | None = None
 
     @field_validator("gaps")
     @classmethod
@@ -92,7 +119,13 @@ class CampaignSpec(BaseModel):
         return {p.key: p.text_version for p in self.purposes if p.reask_on_new_notice}
 
     def content_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # Keys added after the first release are left out while unset, so a stored version's
+        # hash stays what it was.
+        data = self.model_dump(mode="json")
+        for key in LATER_KEYS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

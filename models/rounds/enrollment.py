@@ -90,6 +90,7 @@ def _enroll_range(
         exhausted_cooldown_days=exhausted_cooldown_days,
         id_range=id_range,
         reask=spec.reask_versions(),
+        fields=spec.purposes,
     ).subquery("selected")
     when = literal(now, UTCDateTime())
     # The outer WHERE also keeps SQLite's parser from reading ON CONFLICT as a join constraint.
@@ -98,6 +99,7 @@ def _enroll_range(
         sel.c.profile_id,
         literal(ACTIVE, String()),
         sel.c.gap_mask,
+        sel.c.fields,
         literal(-1, Integer()),
         when,
         when,
@@ -110,6 +112,7 @@ def _enroll_range(
         "profile_id",
         "state",
         "gap_mask",
+        "fields_at_start",
         "step_index",
         "next_due_at",
         "created_at",

@@ -25,7 +25,7 @@ back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,8 +36,9 @@ from sqlalchemy.sql import Select
 
 from models.campaigns.gaps import GAP_BITS
 from models.campaigns.ladder import first_step
-from models.campaigns.spec import CampaignSpec
+from models.campaigns.spec import CampaignSpec, Purpose
 from models.consent.outdated import outdated_grant
+from models.rounds.completeness import campaign_purposes, fields_mask
 from models.tables import CONTACT, ENROLLMENT, PROFILE, ROUND, SUBMISSION
 from models.vocabulary import (
     ACTIVE,
@@ -199,11 +200,14 @@ def selection_query(
     exhausted_cooldown_days: int,
     id_range: tuple[int, int] | None = None,
     reask: Mapping[str, str] | None = None,
+    fields: Sequence[Purpose] | None = None,
 ) -> Select[Any]:
     """SELECT (profile_id, gap_mask) of every selectable profile with at least one gap.
 
     ``id_range`` = ``(lo, hi)`` restricts to ``lo <= profile.id < hi`` (for batching);
     ``reask`` maps each purpose to re-ask to its notice version (``outdated_consent``).
+    Given ``fields`` (the campaign's purposes), a third column ``fields`` holds the mask of
+    complete fields (:mod:`models.rounds.completeness`).
     """
     flags = _flags(now=now, max_age_days=max_age_days)
     inner = (
@@ -220,8 +224,21 @@ def selection_query(
         .group_by(P.c.id, P.c.created_at)
         .having(~_exhausted_hold(now, exhausted_cooldown_days))
     )
+    if fields is not None:
+        inner = inner.add_columns(
+            fields_mask(
+                CP,
+                P.c.id,
+                now=now,
+                max_age_days=max_age_days,
+                purposes=campaign_purposes(fields),
+            ).label("fields")
+        )
     sub = _id_range(inner, id_range).subquery("selection")
-    return select(sub.c.profile_id, sub.c.gap_mask).where(sub.c.gap_mask > 0)
+    columns = [sub.c.profile_id, sub.c.gap_mask]
+    if fields is not None:
+        columns.append(sub.c.fields)
+    return select(*columns).where(sub.c.gap_mask > 0)
 
 
 def gap_masks(

@@ -124,6 +124,8 @@ class VerificationToken(SQLModel, table=True):
     attempts: int = 0
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = timestamp()
+    # When the landing page (a link or a scanned QR code) first opened with it.
+    opened_at: datetime | None = timestamp()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

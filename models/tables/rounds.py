@@ -37,6 +37,9 @@ class Round(SQLModel, table=True):
     status: str = Field(default="running", max_length=16)
     parameters: dict[str, Any] | None = json_column()
     summary: dict[str, Any] | None = json_column()
+    # What `enrich round plan` forecast for the ladder when the round started (models.forecast);
+    # the report puts it next to what happened.
+    forecast: dict[str, Any] | None = json_column()
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = timestamp()
 
@@ -79,6 +82,10 @@ class Enrollment(SQLModel, table=True):
     profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE")
     state: str = Field(default="active", max_length=16)
     gap_mask: int = 0
+    # Which fields the profile had verified and fresh when enrolled (bits of
+    # models.rounds.completeness.FIELD_BITS): the report's completeness "at the round's start".
+    # None for enrollments made before it was recorded.
+    fields_at_start: int | None = None
     step_index: int = -1
     next_due_at: datetime | None = timestamp()
     # Why the next step is not going out yet (quiet hours, a frequency cap, ...); None when due.

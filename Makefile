@@ -50,14 +50,16 @@ demo: setup
 	$(BIN)/enrich import var/demo/customers.csv --rejects var/demo/rejects.csv
 	$(BIN)/enrich round plan
 	$(BIN)/enrich round start --started-by demo
+	$(BIN)/enrich report --out var/demo/report.html
 	@echo "Outbox: var/outbox (email/*.eml, sms/*.jsonl, letters/*.pdf + manifest CSV)"
+	@echo "Report: var/demo/report.html (open it in a browser)"
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/deptry .
-	$(BIN)/deptry tests benchmarks --exclude '\.venv' --ignore DEP002,DEP004
+	$(BIN)/deptry tests benchmarks scripts --exclude '\.venv' --ignore DEP002,DEP004
 
 typecheck: setup
 	$(BIN)/mypy
@@ -75,6 +77,8 @@ bench: setup
 	$(BIN)/python benchmarks/dossier.py
 	$(BIN)/python benchmarks/audit_verify.py
 	$(BIN)/python benchmarks/changes_export.py
+	$(BIN)/python benchmarks/round_plan.py
+	$(BIN)/python benchmarks/round_report.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

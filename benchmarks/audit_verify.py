@@ -26,11 +26,10 @@ import json
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sys.path
+from peak_rss import measure  # a sibling script module: benchmarks/ is on sys.path
 
 from models.audit_trail.sealing import seal
 from models.audit_trail.verify import verify
@@ -113,13 +112,6 @@ def build(path: Path, rows: int) -> None:
             ((TS, *_row(i)) for i in range(1, rows + 1)),
         )
     con.close()
-
-
-def measure(fn: Callable[[], object]) -> tuple[float, float]:
-    peak = start_peak()
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started, peak()
 
 
 def main() -> None:

@@ -21,10 +21,9 @@ import csv
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sys.path
+from peak_rss import measure  # a sibling script module: benchmarks/ is on sys.path
 
 from models.audit_trail.sealing import seal
 from models.changes_feed.export_file import export_changes
@@ -64,13 +63,6 @@ def build(path: Path, count: int) -> None:
             ),
         )
     con.close()
-
-
-def measure(fn: Callable[[], object]) -> tuple[float, float]:
-    peak = start_peak()
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started, peak()
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Peak resident-set growth during a phase, for the benchmark scripts (imported as a sibling).
+"""Peak resident-set growth during a phase, and a phase's wall time with it, for the benchmark
+scripts (imported as a sibling).
 
 Linux: VmHWM is reset through ``/proc/self/clear_refs`` and read back, so the figure counts
 Python objects and SQLite's page cache alike. Elsewhere: ``ru_maxrss`` growth, which reads 0
@@ -8,6 +9,7 @@ when an earlier phase peaked higher.
 from __future__ import annotations
 
 import resource
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,3 +31,11 @@ def start_peak() -> Callable[[], float]:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
     return lambda: max(peak() - before, 0) / 1024
+
+
+def measure(fn: Callable[[], object]) -> tuple[float, float]:
+    """Run ``fn``; its wall time in seconds and its peak RSS growth in MiB."""
+    peak = start_peak()
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started, peak()

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings, get_settings
 from models.db import make_engine
+from models.forecast.waits import SendPace
 from models.messages.in_doubt import ChannelDoubt
 from models.scheduling.due_step_release import Respect
 from outreach.config import OutreachConfig, SendGridConfig, TwilioConfig
@@ -108,6 +109,14 @@ def respect(settings: Settings | None = None) -> Respect:
     """Send windows and frequency caps together, as the dispatcher applies them."""
     s = settings or get_settings()
     return Respect(windows=s.send_windows, caps=s.caps, default_zone=ZoneInfo(s.default_time_zone))
+
+
+def send_pace(settings: Settings | None = None) -> SendPace:
+    """Windows, caps and the rate limits that pace sending, for the forecast's send days: only
+    Twilio is paced (messages per second); email and the outboxes are not."""
+    s = settings or get_settings()
+    per_second = {"sms": s.twilio_messages_per_second} if s.sms_channel == "twilio" else {}
+    return SendPace(respect=respect(s), per_second=per_second)
 
 
 def doubt_channels(settings: Settings | None = None) -> dict[str, ChannelDoubt]:

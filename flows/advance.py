@@ -14,17 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 
 from enrich.runtime import get_engine
 from enrich.settings import get_settings
+from flows.artifacts import ADVANCE_KEY, Progress, advance_table, share
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
 from models.audit_trail.sealing import seal
 from models.campaigns.spec import load_campaign, sync_campaign
 from models.campaigns.versions import record_campaign_updates, round_campaigns
 from models.contact_moments.expiry import close_expired_moments
 from models.db import session_scope
+from models.tables import ENROLLMENT
 from models.types import utcnow
+from models.vocabulary import ACTIVE
+from outreach.sending.dispatch import BatchOutcome
 from outreach.sending.due import due_for_advance
 
 
@@ -47,9 +52,10 @@ def close_moments(now: datetime) -> int:
 @task(name="next-due-batch", **RETRIES)
 def next_due_batch(
     after_id: int, now: datetime, actor: str
-) -> tuple[int, list[tuple[list[int], dict[str, Any]]], int]:
+) -> tuple[int, list[tuple[int, list[int], dict[str, Any]]], int]:
     """The next send task's worth of due enrollments after ``after_id``, grouped by round with
-    each round's newest ladder: (last id, [(enrollment ids, spec)], campaign updates audited).
+    each round's newest ladder: (last id, [(round id, enrollment ids, spec)], campaign updates
+    audited).
     A last id of 0 means nothing more is due."""
     settings = get_settings()
     engine = get_engine(settings)
@@ -67,9 +73,22 @@ def next_due_batch(
     with engine.begin() as conn:
         updates = record_campaign_updates(conn, rounds.values(), now=now, actor=actor)
     groups = [
-        (ids, rounds[round_id].spec.model_dump(mode="json")) for round_id, ids in by_round.items()
+        (round_id, ids, rounds[round_id].spec.model_dump(mode="json"))
+        for round_id, ids in by_round.items()
     ]
     return due[-1][0], groups, updates
+
+
+def count_due(engine: Engine, now: datetime) -> int:
+    """How many enrollments the advance finds due at ``now`` (those
+    :func:`~outreach.sending.due.due_for_advance` pages through): the progress bar's whole."""
+    e = ENROLLMENT.c
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(e.state == ACTIVE, e.next_due_at <= now)
+            ).scalar_one()
+        )
 
 
 @flow(name="ladder-advance")
@@ -84,8 +103,14 @@ def advance_ladders(
     """
     store_campaign(campaign_file)
     now = utcnow()
+    engine = get_engine(get_settings())
+    progress = Progress(f"{ADVANCE_KEY}-progress", "Ladder advance: starting")
     moments_closed = close_moments(now)
+    due = count_due(engine, now)
     campaign_updates = 0
+    round_of: dict[int, int] = {}  # a batch's first enrollment id: its round
+    per_round: dict[int, tuple[int, BatchOutcome]] = {}
+    handled = 0
 
     def batches() -> Iterator[tuple[list[int], dict[str, Any]]]:
         nonlocal campaign_updates
@@ -95,17 +120,25 @@ def advance_ladders(
             campaign_updates += updates
             if not after:
                 return
-            yield from groups
+            for round_id, ids, spec_data in groups:
+                round_of[ids[0]] = round_id
+                yield ids, spec_data
 
-    totals = send_all(batches(), actor=started_by, window=send_window(get_engine(get_settings())))
-    seal(get_engine(get_settings()))  # closed moments and campaign updates join the chain
+    def done(ids: list[int], outcome: BatchOutcome) -> None:
+        nonlocal handled
+        round_id = round_of.pop(ids[0])
+        before, so_far = per_round.get(round_id, (0, BatchOutcome()))
+        per_round[round_id] = (before + len(ids), so_far + outcome)
+        handled += len(ids)
+        progress.update(
+            share(handled, due), f"Ladder advance: {handled} of {due} due enrollments handled."
+        )
+
+    totals = send_all(batches(), actor=started_by, window=send_window(engine), on_done=done)
+    seal(engine)  # closed moments and campaign updates join the chain
     summary = dict(vars(totals))
     summary.update(campaign_updates=campaign_updates, moments_closed=moments_closed)
     get_run_logger().info("ladder advance: %s", summary)
-    create_markdown_artifact(
-        markdown="# Ladder advance\n\n"
-        + "\n".join(f"- {key.replace('_', ' ')}: {value}" for key, value in summary.items()),
-        key="ladder-advance",
-        description="Next ladder steps sent",
-    )
+    advance_table(per_round, summary).publish()
+    progress.update(100.0, f"Ladder advance finished: {handled} due enrollments handled.")
     return summary

@@ -6,22 +6,26 @@ task. A retried task or a resumed round never sends a step twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.engine import Engine
 
-from enrich.runtime import doubt_channels, get_engine
+from enrich.runtime import doubt_channels, get_engine, send_pace
 from enrich.settings import Settings, get_settings
+from flows.artifacts import Progress, round_key, round_tables, share
+from flows.report import publish_round_report
 from flows.tasks import BATCHES_PER_SEND_TASK, RETRIES, send_all, send_window
 from models.audit_trail.sealing import seal
 from models.campaigns.spec import CampaignSpec, load_campaign, sync_campaign
 from models.campaigns.versions import record_campaign_updates, round_campaigns
 from models.db import session_scope, stored_id
+from models.forecast.forecast import make_forecast
+from models.forecast.stored import store_forecast
 from models.messages.in_doubt import unsettled
 from models.rounds.enrollment import (
     create_round,
@@ -30,8 +34,10 @@ from models.rounds.enrollment import (
     profile_id_ranges,
     round_summary,
 )
+from models.rounds.selection import plan
 from models.tables import ENROLLMENT, Campaign, Round
 from models.types import utcnow
+from models.vocabulary import ACTIVE
 from outreach.sending.dispatch import BatchOutcome
 from outreach.sending.due import due_enrollment_ids
 
@@ -65,7 +71,12 @@ def enrol_batch(
 
 
 def _enrol_all(
-    round_id: int, spec: CampaignSpec, settings: Settings, limit: int | None, now: datetime
+    round_id: int,
+    spec: CampaignSpec,
+    settings: Settings,
+    limit: int | None,
+    now: datetime,
+    on_batch: Callable[[], None],
 ) -> int:
     engine = get_engine(settings)
     with engine.connect() as conn:
@@ -81,6 +92,7 @@ def _enrol_all(
         # Sequential on purpose: each task is one set-based statement per batch, and a limit
         # must be honoured in profile order.
         enrolled += enrol_batch(round_id, spec_data, id_range, remaining, now)
+        on_batch()
     return enrolled
 
 
@@ -107,70 +119,75 @@ def _due_batches(
 
 
 def _send_all(
-    round_id: int, spec: CampaignSpec, settings: Settings, actor: str, now: datetime
+    round_id: int,
+    spec: CampaignSpec,
+    settings: Settings,
+    actor: str,
+    now: datetime,
+    on_batch: Callable[[], None],
 ) -> BatchOutcome:
     return send_all(
         _due_batches(round_id, spec, settings, now),
         actor=actor,
         window=send_window(get_engine(settings)),
+        on_done=lambda _ids, _outcome: on_batch(),
     )
 
 
-def _markdown(summary: dict[str, Any]) -> str:
-    lines = [
-        f"# Enrichment round {summary['round_id']}",
-        "",
-        f"Campaign **{summary['campaign']}** v{summary['campaign_version']}, "
-        f"started by {summary['started_by']}; {summary['enrolled']} profiles enrolled.",
-        "",
-        "| gap | profiles |",
-        "| --- | ---: |",
-    ]
-    lines += [f"| {gap} | {n} |" for gap, n in summary["per_gap"].items()]
-    lines += [
-        "",
-        "| channel | sent | failed | skipped | pending |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for channel, counts in sorted(summary["per_channel"].items()):
-        lines.append(
-            f"| {channel} | "
-            + " | ".join(str(counts.get(s, 0)) for s in ("sent", "failed", "skipped", "pending"))
-            + " |"
+def first_steps_handled(engine: Engine, round_id: int) -> tuple[int, int]:
+    """(enrolled, first step handled) of a round: an enrollment's first step is handled once
+    its ladder has moved (a step sent, skipped or failed) or it ended (exhausted, completed)."""
+    e = ENROLLMENT.c
+    handled = case(((e.step_index >= 0) | (e.state != ACTIVE), 1), else_=0)
+    with engine.connect() as conn:
+        total, done = conn.execute(
+            select(func.count(), func.coalesce(func.sum(handled), 0)).where(e.round_id == round_id)
+        ).one()
+    return int(total), int(done)
+
+
+class RoundProgress:
+    """The round's progress artifact: the share of its enrollments whose first step is handled,
+    updated after each enrolment task and each send batch, 100 once the round is finished."""
+
+    def __init__(self, engine: Engine, round_id: int) -> None:
+        self.engine, self.round_id = engine, round_id
+        self.progress = Progress(round_key(round_id, "progress"), f"Round {round_id}: starting")
+
+    def _update(self, stage: str, *, finished: bool = False) -> None:
+        enrolled, handled = first_steps_handled(self.engine, self.round_id)
+        description = (
+            f"Round {self.round_id} {stage}: {handled} of {enrolled} enrolled profiles have "
+            "their first step handled."
         )
-    lines += [
-        "",
-        f"Sent {summary['sent']}, failed {summary['failed']}, skipped steps "
-        f"{summary['skipped']}, reconciled after a crash {summary['already_sent']}, "
-        f"in doubt (waiting for the provider's evidence) {summary.get('in_doubt', 0)}, "
-        f"no usable contact point {summary['exhausted']}.",
-    ]
-    if summary.get("unsettled"):
-        lines += [
-            "",
-            f"**{summary['unsettled']} messages not settled** (`enrich round status "
-            f"{summary['round_id']}` lists them all):",
-            "",
-            "| outreach | step | channel | since | reason | next |",
-            "| ---: | ---: | --- | --- | --- | --- |",
-        ]
-        lines += [
-            f"| {u['outreach_id']} | {u['step']} | {u['channel']} | {u['since'][:16]} | "
-            f"{u['reason']} | {u['next_action']} |"
-            for u in summary["unsettled_named"]
-        ]
-    return "\n".join(lines)
+        self.progress.update(100.0 if finished else share(handled, enrolled), description)
+
+    def enrolled_batch(self) -> None:
+        self._update("enrolling")
+
+    def sent_batch(self) -> None:
+        self._update("sending")
+
+    def finish(self) -> None:
+        self._update("finished", finished=True)
 
 
 def _run(
-    round_id: int, spec: CampaignSpec, settings: Settings, started_by: str, limit: int | None
+    round_id: int,
+    spec: CampaignSpec,
+    settings: Settings,
+    started_by: str,
+    limit: int | None,
+    *,
+    progress: RoundProgress,
+    resumed: bool,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     now = utcnow()
-    enrolled = _enrol_all(round_id, spec, settings, limit, now)
-    logger.info("round %d: %d profiles enrolled", round_id, enrolled)
-    outcome = _send_all(round_id, spec, settings, started_by, now)
     engine = get_engine(settings)
+    enrolled = _enrol_all(round_id, spec, settings, limit, now, progress.enrolled_batch)
+    logger.info("round %d: %d profiles enrolled", round_id, enrolled)
+    outcome = _send_all(round_id, spec, settings, started_by, now, progress.sent_batch)
     with session_scope(engine) as session:
         round_ = session.get(Round, round_id)
         campaign = session.get(Campaign, round_.campaign_id) if round_ else None
@@ -190,15 +207,48 @@ def _run(
         )
         finish_round(session=session, round_id=round_id, summary=summary, actor=started_by)
     seal(engine)  # the round's own audit rows (start, enrolment, finish) join the chain
-    create_markdown_artifact(
-        markdown=_markdown(summary),
-        key=f"enrichment-round-{round_id}",
-        description=f"Enrichment round {round_id}",
-    )
+    for table in round_tables(summary, resumed=resumed):
+        table.publish()
+    publish_round_report(engine, round_id, settings)
+    progress.finish()
     logger.info(
         "round %d finished: %s sent, %s failed", round_id, summary["sent"], summary["failed"]
     )
     return summary
+
+
+def _store_forecast(
+    round_id: int, spec: CampaignSpec, version: int, settings: Settings, limit: int | None
+) -> None:
+    """Keep with the round the forecast of its ladder made as it starts (what ``enrich round
+    plan`` shows), from the campaign's earlier rounds. A forecast that cannot be made is
+    logged and the round goes on without one."""
+    try:
+        now = utcnow()
+        with get_engine(settings).begin() as conn:
+            counted = plan(
+                conn=conn,
+                spec=spec,
+                now=now,
+                max_age_days=settings.verification_max_age_days,
+                cooldown_days=settings.cooldown_days,
+                exhausted_cooldown_days=settings.exhausted_cooldown_days,
+            )
+            forecast = make_forecast(
+                conn,
+                spec=spec,
+                plan=counted,
+                campaign_version=version,
+                now=now,
+                pace=send_pace(settings),
+                before_round=round_id,
+                limit=limit,
+            )
+            store_forecast(conn, round_id, forecast.as_dict())
+    except Exception as err:
+        get_run_logger().warning(
+            "round %d: no forecast stored (%s); the round goes on", round_id, type(err).__name__
+        )
 
 
 @flow(name="enrichment-round")
@@ -223,7 +273,10 @@ def enrichment_round(
             },
         )
         round_id = stored_id(round_)
-    return _run(round_id, spec, settings, started_by, limit)
+        version = campaign.version
+    progress = RoundProgress(get_engine(settings), round_id)
+    _store_forecast(round_id, spec, version, settings, limit)
+    return _run(round_id, spec, settings, started_by, limit, progress=progress, resumed=False)
 
 
 @flow(name="enrichment-round-resume")
@@ -243,6 +296,7 @@ def resume_round(round_id: int, started_by: str = "system") -> dict[str, Any]:
         already = session.execute(
             select(func.count()).where(ENROLLMENT.c.round_id == round_id)
         ).scalar_one()
+    progress = RoundProgress(engine, round_id)
     file_spec = load_campaign(settings.campaign_file)
     with session_scope(engine) as session:
         sync_campaign(session=session, spec=file_spec)
@@ -251,4 +305,6 @@ def resume_round(round_id: int, started_by: str = "system") -> dict[str, Any]:
     with engine.begin() as conn:
         record_campaign_updates(conn, [followed], now=utcnow(), actor=started_by)
     remaining = None if limit is None else max(int(limit) - already, 0)
-    return _run(round_id, followed.spec, settings, started_by, remaining)
+    return _run(
+        round_id, followed.spec, settings, started_by, remaining, progress=progress, resumed=True
+    )

@@ -9,7 +9,7 @@ never per customer.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prefect import Task, get_run_logger, task
@@ -93,16 +93,30 @@ def send_window(engine: Engine) -> int:
 
 
 def send_all(
-    batches: Iterable[tuple[list[int], dict[str, Any]]], *, actor: str, window: int
+    batches: Iterable[tuple[list[int], dict[str, Any]]],
+    *,
+    actor: str,
+    window: int,
+    on_done: Callable[[list[int], BatchOutcome], None] | None = None,
 ) -> BatchOutcome:
     """Submit a send task per (enrollment ids, campaign spec) batch, at most ``window`` in
-    flight; the batches are drawn lazily, so the next one is selected while others send."""
-    in_flight: deque[PrefectFuture[BatchOutcome]] = deque()
+    flight; the batches are drawn lazily, so the next one is selected while others send.
+    ``on_done`` hears of each batch's ids and outcome as it finishes, in submission order."""
+    in_flight: deque[tuple[list[int], PrefectFuture[BatchOutcome]]] = deque()
     totals = BatchOutcome()
+
+    def settle() -> None:
+        nonlocal totals
+        ids, future = in_flight.popleft()
+        outcome = future.result()
+        totals += outcome
+        if on_done is not None:
+            on_done(ids, outcome)
+
     for ids, spec_data in batches:
-        in_flight.append(send_batch.submit(ids, spec_data, actor))
+        in_flight.append((ids, send_batch.submit(ids, spec_data, actor)))
         if len(in_flight) >= window:
-            totals += in_flight.popleft().result()
+            settle()
     while in_flight:
-        totals += in_flight.popleft().result()
+        settle()
     return totals

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from models.answers.link_tokens import issue_link_tokens, personal_link
+from models.campaigns.asks import asks_of
 from models.campaigns.spec import CampaignSpec
 from models.contact_moments.recording import NoAsk, record_contact_moment
 from models.scheduling.caps import CapPolicy
@@ -80,6 +81,7 @@ def _once(
         context=context,
         link=link,
         expires_at=expires_at,
+        asks=asks_of(decision.gaps, channel=channel),
     )
     return MomentResult(
         MomentAsk(

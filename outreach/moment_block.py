@@ -9,6 +9,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
+from models.campaigns.asks import Ask
 from outreach.qr import qr_svg
 from outreach.render import Renderer
 
@@ -25,16 +26,30 @@ class MomentBlock:
 
 
 def render_moment_block(
-    renderer: Renderer, *, locale: str, channel: str, context: str, link: str, expires_at: datetime
+    renderer: Renderer,
+    *,
+    locale: str,
+    channel: str,
+    context: str,
+    link: str,
+    expires_at: datetime,
+    asks: tuple[Ask, ...] = (),
 ) -> MomentBlock:
-    """The block in the customer's language; the HTML shows the QR code only for letters (most
-    email clients do not display inline SVG, and a reader of an email clicks the link)."""
+    """The block in the customer's language, naming what ``asks`` asks of them (none: generic
+    wording); the HTML shows the QR code only for letters (most email clients do not display
+    inline SVG, and a reader of an email clicks the link)."""
     svg = qr_svg(link, size=QR_SIZE)
     rendered = renderer.moment(
         TEMPLATE,
         locale,
         # qr_svg is our own markup (numbers only); everything else is escaped by the template.
-        {"channel": channel, "context": context, "link": link, "qr_svg": Markup(svg)},
+        {
+            "channel": channel,
+            "context": context,
+            "link": link,
+            "qr_svg": Markup(svg),
+            "asks": list(asks),
+        },
         valid_until=expires_at.date(),
     )
     return MomentBlock(locale=rendered.locale, text=rendered.text, html=rendered.html, qr_svg=svg)

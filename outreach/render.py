@@ -8,6 +8,8 @@ Templates live in ``templates/<channel>/<name>.<locale>.<part>``:
   and all pages of a batch are wrapped by ``letter/_document.html`` (page size, fonts)
 - moment: ``ask.nl.txt`` and ``ask.nl.html`` (a fragment with inline styles): the block
   another system embeds in its own message at a contact moment
+- asks: ``sentences.nl.txt`` and ``short.nl.txt`` (SMS), included by the templates above to
+  name what this customer is asked (``asks``, :mod:`models.campaigns.asks`)
 
 Locale fallback: the exact locale (``nl-BE``), then its language (``nl``), then the default
 locale; every part of one message comes from the same locale. A template missing even in the
@@ -189,6 +191,8 @@ class Renderer:
                 "sender_email": cfg.sender_email,
             },
             "extra": dict(cfg.extra),
+            # The customer's own gaps, worded by templates/asks/ (empty: the generic wording).
+            "asks": list(message.asks),
         }
         if message.unsubscribe_token:
             # Without one the name stays undefined: a template using it fails to render.
@@ -233,12 +237,13 @@ class Renderer:
         self, name: str, locale: str, values: Mapping[str, Any], *, valid_until: date
     ) -> RenderedMoment:
         """The block another system embeds at a contact moment (``templates/moment/``): plain
-        text and an HTML fragment; ``values`` join ``locale``, ``valid_until`` and the
-        organisation."""
+        text and an HTML fragment; ``values`` join ``locale``, ``valid_until``, the organisation
+        and ``asks`` (none unless given)."""
         chosen, parts = self.templates_for("moment", name, locale)
         cfg = self.config
         ctx = {
             "locale": chosen,
+            "asks": [],
             "valid_until": format_date(valid_until, format="long", locale=_babel_locale(chosen)),
             "organisation": {
                 "name": cfg.organisation_name,

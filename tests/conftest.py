@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -147,3 +148,14 @@ def prefect_harness() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def report_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The scripted round the steward's report is tested on (tests/models/round_report/
+    scenario.py), built once per database for the whole session: the report only reads it."""
+    from tests.models.round_report.scenario import built_world
+
+    yield from built_world(request, tmp_path_factory.mktemp("report"))

@@ -4,17 +4,20 @@ straight to a real database (SQLite or PostgreSQL) the way the application would
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlmodel
+import yaml
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.campaigns.gaps import GAP_BITS, GAPS
-from models.campaigns.spec import CampaignSpec, Step
+from models.campaigns.spec import CampaignSpec, Step, load_campaign
 from models.db import session_scope
 from models.rounds.enrollment import create_round, enroll
 from models.tables import CAMPAIGN, CONTACT, ENROLLMENT, PROFILE, ROUND, Campaign
+from tests.paths import REPO
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MAX_AGE = 730
@@ -109,6 +112,22 @@ def spec(gaps: tuple[str, ...] | list[str] = GAPS) -> CampaignSpec:
             Step(channel="letter", wait_days=21),
         ],
     )
+
+
+def default_campaign(*more_gaps: str) -> CampaignSpec:
+    """``campaigns/default.yaml`` widened by ``more_gaps``, as a steward would edit the file:
+    for tests whose customers' only gap is one the default leaves out."""
+    default = load_campaign(REPO / "campaigns" / "default.yaml")
+    return CampaignSpec.model_validate(
+        {**default.model_dump(), "gaps": [*default.gaps, *more_gaps]}
+    )
+
+
+def widened_campaign_file(path: Path, *more_gaps: str) -> Path:
+    """:func:`default_campaign` written to ``path``, for ``ENRICH_CAMPAIGN_FILE``."""
+    spec = default_campaign(*more_gaps)
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json")), encoding="utf-8")
+    return path
 
 
 def add_enrollment(

@@ -19,6 +19,7 @@ from enrich.cli.outreach import outreach_app
 from enrich.cli.profile import profile_app
 from enrich.cli.profile_rights import export_command  # noqa: F401  (registers the rights)
 from enrich.cli.providers import providers_app
+from enrich.cli.report import report_command
 from enrich.cli.round import round_app
 from enrich.cli.serve import serve_command
 from enrich.cli.settings_errors import describe
@@ -74,3 +75,4 @@ app.add_typer(profile_app, name="profile")
 app.add_typer(audit_app, name="audit")
 app.add_typer(notices_app, name="notices")
 app.add_typer(export_app, name="export")
+app.command("report")(report_command)

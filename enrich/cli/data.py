@@ -54,6 +54,8 @@ def _summary(report: ImportReport) -> Table:
         ("profiles unchanged", report.profiles_unchanged),
         ("rows rejected", report.rows_rejected),
     ]
+    if report.rows_erased:
+        rows.append(("  of them erased people", report.rows_erased))
     rows += [(f"invalid {column}", n) for column, n in sorted(report.invalid_values.items())]
     rows += [(f"refused {column}", n) for column, n in sorted(report.refused_values.items())]
     if report.opted_out_kept:
@@ -96,10 +98,14 @@ def import_command(
         console.print(f"Report of {len(report.rejects):,} rejected rows and values: {rejects}")
     elif report.rejects:
         console.print("For the line-by-line report, rerun with --rejects PATH.")
-    if report.rows_rejected:
+    if report.rows_erased:
         console.print(
-            f"[red]{report.rows_rejected:,} row(s) rejected;[/red] fix them and import again."
+            f"{report.rows_erased:,} row(s) name people erased here: not imported again; the "
+            "CRM learns of each erasure from 'enrich export changes' and should drop them."
         )
+    if fixable := report.rows_rejected - report.rows_erased:
+        console.print(f"[red]{fixable:,} row(s) rejected;[/red] fix them and import again.")
+    if report.rows_rejected:
         raise typer.Exit(1)
 
 

@@ -2,7 +2,8 @@
 
 Exits 0 with one line saying what was written and where the next export starts; 2 when the
 request is refused (a reversed cursor range, a file that is neither CSV nor JSON Lines) and 1
-when the file cannot be written. Either failure leaves the stored cursor where it was.
+when the file cannot be written. Either failure leaves the stored cursor where it was. Two
+exports at once follow each other: the second waits for the first's cursor.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def changes_command(
         typer.Option("--until", help="End at this cursor (default: the newest change)."),
     ] = None,
 ) -> None:
-    """Every contact point verified, changed, bounced, invalidated, contested or opted out, and
-    every consent given or withdrawn, since the last export: one line per record, keyed by the
-    CRM's external id, with its value, status, method and time. CSV cells are spreadsheet-safe."""
+    """Every contact point verified, changed, bounced, invalidated, contested or opted out, every
+    consent given or withdrawn and every person erased, since the last export: one line per
+    record, keyed by the CRM's external id, with its value, status, method and time. CSV cells
+    are spreadsheet-safe. A second export started meanwhile waits, then goes on from here."""
     engine = get_engine(get_settings())
     try:
         seal(engine, wait=True)  # the answers of the last minutes join the chain, and the feed

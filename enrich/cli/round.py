@@ -18,11 +18,13 @@ from sqlalchemy.engine import Engine
 
 from enrich.cli import exit_codes
 from enrich.cli.outreach import unsettled_table
+from enrich.cli.plan_forecast import forecast_summary, forecast_table, plan_and_forecast, plan_json
 from enrich.cli.prefect_api import prefect_api
 from enrich.runtime import doubt_channels, get_engine
 from enrich.settings import get_settings
 from models.campaigns.spec import CampaignError, CampaignSpec, load_campaign
 from models.contact_moments.expiry import expired_moments_exist
+from models.forecast.basis import describe_basis
 from models.messages.in_doubt import IN_DOUBT, unsettled
 from models.rounds.selection import EXCLUSIONS, plan
 from models.rounds.status import RoundNotFound, RoundStatus, round_status
@@ -78,10 +80,17 @@ def _plan(spec: CampaignSpec) -> Any:
 
 
 @round_app.command("plan")
-def plan_command(campaign: Path | None = CAMPAIGN_OPTION) -> None:
-    """Count whom a round would select, by gap and first channel, and whom it leaves out."""
+def plan_command(
+    campaign: Path | None = CAMPAIGN_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Count whom a round would select, by gap and first channel, and whom it leaves out; and
+    forecast the whole ladder: messages, letters, cost, verified profiles, days."""
     spec = _spec(campaign)
-    result = _plan(spec)
+    result, forecast = plan_and_forecast(spec)
+    if as_json:
+        typer.echo(json.dumps(plan_json(spec, result, forecast), indent=2, ensure_ascii=False))
+        return
     console.print(f"Campaign [bold]{spec.key}[/bold]: {result.total:,} profiles would be enrolled.")
     console.print(_table("Per gap (a profile can have several)", "gap", result.per_gap))
     channels = {
@@ -95,6 +104,9 @@ def plan_command(campaign: Path | None = CAMPAIGN_OPTION) -> None:
             {EXCLUSION_LABELS[k]: result.excluded[k] for k in EXCLUSIONS},
         )
     )
+    console.print(forecast_table(forecast))
+    console.print(escape(forecast_summary(forecast)))
+    console.print(escape(describe_basis(forecast)))
     console.print("Dry run: nothing was written or sent.")
 
 

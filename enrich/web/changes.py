@@ -10,17 +10,17 @@ FastAPI runs the database work in its thread pool.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from enrich.runtime import get_engine
 from enrich.web.api_auth import ApiKeyDep
 from enrich.web.deps import SettingsDep
 from enrich.web.errors import NO_STORE, Invalid, Refused
 from models.audit_trail.sealing import seal
-from models.changes_feed.changes import MAX_PAGE, changes, head
+from models.changes_feed.changes import MAX_PAGE, Change, changes, head
 
 router = APIRouter(prefix="/api", tags=["changes feed"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -30,28 +30,14 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class ChangeLine(BaseModel):
-    """One changed record: a contact point or a consent, as it is now."""
+# The line's fields and types are those of ``Change``: one definition, so the API and the file
+# cannot drift apart.
+_FIELDS: dict[str, Any] = {name: (hint, ...) for name, hint in get_type_hints(Change).items()}
 
-    cursor: int
-    changed_at: str
-    external_id: str
-    record: str
-    change: str
-    kind: str | None
-    value: str | None
-    street: str | None
-    house_number: str | None
-    postal_code: str | None
-    city: str | None
-    country: str | None
-    status: str | None
-    verified_at: str | None
-    method: str | None
-    purpose: str | None
-    channel: str | None
-    granted: bool | None
-    notice_version: str | None
+
+class ChangeLine(create_model("ChangeFields", **_FIELDS)):  # type: ignore[misc]
+    """One changed record: a contact point or a consent as it is now, or an erased person
+    (``record`` ``profile``, ``change`` ``erased``: only the cursor, time and external id)."""
 
 
 class ChangesPage(BaseModel):
@@ -90,6 +76,6 @@ def changes_page(
     return ChangesPage(
         since=since,
         until=end,
-        changes=[ChangeLine(**line.as_dict()) for line in lines],
+        changes=[ChangeLine.model_validate(line.as_dict()) for line in lines],
         next_since=following,
     )

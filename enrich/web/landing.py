@@ -26,7 +26,7 @@ from enrich.web.i18n import error_text
 from enrich.web.pages import Pages, page_language, rate_limited
 from models.answers.form_rules import ACTIONS
 from models.answers.link_tokens import hash_presented
-from models.answers.personal_link import LinkContext, open_link
+from models.answers.personal_link import LinkContext, open_link, record_opened
 from models.answers.proof_of_control import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email
 from models.answers.rights import object_through_link
 from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
@@ -89,9 +89,13 @@ def landing_page(
     limited = rate_limited(request, pages, services.limiter, page_language(request))
     if limited is not None:
         return limited
-    ctx = open_link(session=session, token=token, now=utcnow())
+    now = utcnow()
+    ctx = open_link(session=session, token=token, now=now)
     if ctx is None:
         return pages.invalid(page_language(request))
+    # The report's "link opened": kept even if the page then fails to render.
+    record_opened(session=session, token_id=ctx.token_id, now=now)
+    session.commit()
     return _form_page(request, pages, ctx, token, page_language(request, locale=ctx.locale))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from models.answers.link_tokens import hash_presented
 from models.campaigns.spec import CampaignSpec
@@ -159,6 +159,19 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
         fields=fields,
         purposes=purposes,
     )
+
+
+def record_opened(*, session: Session, token_id: int, now: datetime) -> bool:
+    """Note that the landing page opened with this link (a click, or the QR code of a letter
+    scanned), the first time only: one conditional UPDATE, so a reload or a second device
+    changes nothing. Returns whether this was the first time. A mail filter that fetches
+    links to check them counts as an opening too: the page cannot tell it from the customer."""
+    result = session.execute(
+        update(VerificationToken)
+        .where(col(VerificationToken.id) == token_id, col(VerificationToken.opened_at).is_(None))
+        .values(opened_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def open_link(*, session: Session, token: str, now: datetime) -> LinkContext | None:

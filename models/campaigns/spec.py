@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -24,7 +24,7 @@ from models.types import utcnow
 from models.vocabulary import CHANNELS, EMAIL, SMS
 
 # Top-level keys of a campaign file added after the first release (see content_hash).
-LATER_KEYS = ("costs",)
+LATER_KEYS = ("costs", "forecast_defaults")
 
 
 class CampaignError(ValueError):
@@ -87,6 +87,25 @@ class Costs(BaseModel):
         return self.per_message.get(channel, 0.0)
 
 
+class ForecastRates(BaseModel):
+    """The plan's forecast rates for one channel when no earlier round shows them
+    (models.forecast): shares of the messages sent that got an answer, a verified contact
+    point, a completed enrollment; ``sent``: the share of due messages that go out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answered: float = Field(ge=0, le=1, allow_inf_nan=False)
+    verified: float = Field(ge=0, le=1, allow_inf_nan=False)
+    completed: float = Field(ge=0, le=1, allow_inf_nan=False)
+    sent: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _within_answered(self) -> ForecastRates:
+        if self.verified > self.answered or self.completed > self.answered:
+            raise ValueError("verified and completed cannot exceed answered (both follow answers)")
+        return self
+
+
 class CampaignSpec(BaseModel):
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str
@@ -94,6 +113,8 @@ class CampaignSpec(BaseModel):
     ladder: list[Step] = Field(min_length=1)
     purposes: list[Purpose] = []
     costs: Costs | None = None
+    # Per channel: the forecast's rates before earlier rounds show them (models.forecast).
+    forecast_defaults: dict[str, ForecastRates] | None = None
 
     @field_validator("gaps")
     @classmethod
@@ -101,6 +122,16 @@ class CampaignSpec(BaseModel):
         unknown = [g for g in value if g not in GAPS]
         if unknown:
             raise ValueError(f"unknown gaps {unknown}; expected some of {', '.join(GAPS)}")
+        return value
+
+    @field_validator("forecast_defaults")
+    @classmethod
+    def _forecast_channels(
+        cls, value: dict[str, ForecastRates] | None
+    ) -> dict[str, ForecastRates] | None:
+        unknown = [c for c in value or {} if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}; expected some of {', '.join(CHANNELS)}")
         return value
 
     @model_validator(mode="after")

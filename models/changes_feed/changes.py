@@ -7,7 +7,9 @@ export starts where the last one stopped, without a gap or an overlap.
 
 Each record changed in the range comes once, at its last change there, with its value, status
 and verification as they are now. What the import wrote (the CRM's own data coming in) is not
-sent back. An erased person's records are gone; nothing of them is exported.
+sent back. An erased person's records are gone: what is left of them is one line at the
+erasure (``record`` ``profile``, ``change`` ``erased``), keyed by the external id the
+``erasure_notice`` keeps, every other field empty, so that the CRM erases them too (Art. 19).
 """
 
 from __future__ import annotations
@@ -38,13 +40,15 @@ CHANGE: Final[dict[AuditAction, str]] = {
     A.CONTACT_POINT_RESTORED: "restored",
     A.CONSENT_GRANTED: "consent_granted",
     A.CONSENT_WITHDRAWN: "consent_withdrawn",
+    A.PROFILE_ERASED: "erased",
 }
 MAX_PAGE: Final = 10_000
 FETCH: Final = 5_000
 
 
 class Change(NamedTuple):
-    """One exported line: a contact point (``record`` = ``contact_point``) or a consent."""
+    """One exported line: a contact point (``record`` = ``contact_point``), a consent, or an
+    erased person (``profile``, only its cursor, time and external id)."""
 
     cursor: int  # the audit seq of the record's last change in the range
     changed_at: str
@@ -76,16 +80,21 @@ _CHANGES: Final = text(
     "WITH last AS ("
     " SELECT entity_type, entity_id, max(seq) AS seq FROM audit_event"
     " WHERE seq > :since AND seq <= :until AND action IN :actions"
-    " AND entity_type IN ('contact_point', 'consent') GROUP BY entity_type, entity_id)"
-    " SELECT l.seq, a.at, a.action, l.entity_type, p.external_id, c.kind, c.value, c.street,"
-    " c.house_number, c.postal_code, c.city, c.country, c.status, c.verified_at,"
-    " c.verification_method, n.purpose, n.channel, n.granted, n.text_version"
+    " AND entity_type IN ('contact_point', 'consent', 'profile')"
+    " GROUP BY entity_type, entity_id)"
+    " SELECT l.seq, a.at, a.action, l.entity_type, coalesce(e.external_id, p.external_id),"
+    " c.kind, c.value, c.street, c.house_number, c.postal_code, c.city, c.country, c.status,"
+    " c.verified_at, c.verification_method, n.purpose, n.channel, n.granted, n.text_version"
     " FROM last l JOIN audit_event a ON a.seq = l.seq"
     " LEFT JOIN contact_point c ON l.entity_type = 'contact_point' AND c.id = l.entity_id"
     " LEFT JOIN consent n ON l.entity_type = 'consent' AND n.id = l.entity_id"
+    " LEFT JOIN erasure_notice e ON l.entity_type = 'profile' AND e.profile_id = l.entity_id"
     # The sealer gave every row its profile: joined by it, the profile's index is used.
     " JOIN profile p ON p.id = a.profile_id"
-    " WHERE p.id = coalesce(c.profile_id, n.profile_id) AND p.erased_at IS NULL"
+    # A record of a person still there, or the erasure of one (an erasure from before the
+    # notices were kept has no key to give, and is left out).
+    " WHERE (p.id = coalesce(c.profile_id, n.profile_id) AND p.erased_at IS NULL)"
+    " OR e.profile_id = p.id"
     " ORDER BY l.seq LIMIT :limit"
 ).bindparams(bindparam("actions", expanding=True))
 

@@ -18,7 +18,7 @@ from typing import Final, TextIO
 from sqlalchemy.engine import Connection
 
 from models.changes_feed.changes import COLUMNS, Change, head, stream
-from models.changes_feed.cursor import store_cursor, stored_cursor
+from models.changes_feed.cursor import store_cursor, take_cursor
 from models.safe_csv import Writer
 
 FORMATS: Final = (".csv", ".jsonl")
@@ -63,12 +63,15 @@ def export_changes(
     """Write the changes of ``(since, until]`` to ``out`` and store ``until`` as the cursor.
 
     ``since`` defaults to where the last export stopped, ``until`` to the newest sealed row.
-    Call it in a transaction: the cursor is stored with the file in place, or not at all.
+    Call it in a transaction: the cursor is stored with the file in place, or not at all. The
+    stored cursor stays locked until that transaction ends, so a second export at the same time
+    waits, then starts where this one stopped.
     """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise ExportError(f"the file must end in {' or '.join(FORMATS)}, not {suffix or '(none)'}")
-    start = stored_cursor(conn) if since is None else since
+    stored = take_cursor(conn, now)
+    start = stored if since is None else since
     end = head(conn) if until is None else until
     if start < 0 or end < start:
         raise ExportError(f"the cursor range {start}..{end} is empty or reversed")

@@ -1,5 +1,8 @@
 """Customer CSV import: bad rows are rejected, bad values kept as ``invalid``, every change audited.
 
+A row naming an erased person (an external id the ``erasure_notice`` keeps, or an ``erased:``
+marker) is rejected: the import never creates an erased person again.
+
 Rows are applied in chunks of ``CHUNK_SIZE``: one query per table reads what is stored, the diff
 is made in Python, and executemany writes the changes and their audit rows in one transaction.
 """
@@ -11,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, union, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.audit import AUDIT_TABLE
@@ -27,7 +30,7 @@ from models.importing.read_file import (
     read_rows,
     sniff_delimiter,
 )
-from models.tables import CONTACT, PROFILE
+from models.tables import CONTACT, ERASURE_NOTICE, PROFILE
 from models.types import utcnow
 from models.vocabulary import BOUNCED, CONTESTED, OPTED_OUT, VERIFIED, AuditAction
 
@@ -38,6 +41,7 @@ CHUNK_SIZE: Final = 1000
 P = PROFILE
 C = CONTACT
 PROFILE_FIELDS: Final = ("given_name", "family_name", "locale", "country")
+ERASED: Final = "external_id of an erased person: not imported again"
 # A different spelling of the same value (raw_value) alone is not a change.
 POINT_DIFF_FIELDS: Final = tuple(f for f in POINT_FIELDS if f != "raw_value")
 
@@ -112,7 +116,25 @@ class _Chunk:
             "evidence": {"file": self.ctx.source_name, "line": row.line},
         })  # fmt: skip
 
+    def refuse_erased(self, rows: list[Row]) -> list[Row]:
+        """The rows that name no erased person; the others are rejected in the report."""
+        ids = [row.external_id for row in rows]
+        n, p = ERASURE_NOTICE.c, P.c
+        query = union(
+            select(n.external_id).where(n.external_id.in_(ids)),
+            select(p.external_id).where(p.external_id.in_(ids), p.erased_at.is_not(None)),
+        )
+        erased = set(self.conn.execute(query).scalars())
+        for row in rows:
+            if row.external_id in erased:
+                self.report.add(row.line, "external_id", row.external_id, ERASED, "rejected")
+                self.report.rows_erased += 1
+        return [row for row in rows if row.external_id not in erased]
+
     def apply(self, rows: list[Row]) -> None:
+        rows = self.refuse_erased(rows)
+        if not rows:
+            return
         ids = [row.external_id for row in rows]
         query = select(P.c.id, P.c.external_id, *(P.c[f] for f in PROFILE_FIELDS))
         stored = {

@@ -164,6 +164,8 @@ class ImportReport:
     profiles_updated: int = 0
     profiles_unchanged: int = 0
     rows_rejected: int = 0
+    # Of the rows rejected, those naming an erased person (the CRM still holds them).
+    rows_erased: int = 0
     invalid_values: dict[str, int] = field(default_factory=dict)
     # Values left out because they hold characters no field may store (normalise_text).
     refused_values: dict[str, int] = field(default_factory=dict)

@@ -11,9 +11,11 @@ Kept: the profile row itself (id, locale, timestamps), enrollments, outreach row
 contact point), every audit row, and a new ``profile.erased`` audit event.
 
 The external id becomes ``erased:<32 random hex digits>``. It is random rather than a hash of
-the old id, because a hash of a CRM number is reversed by trying every number. A later import
-of the same customer therefore creates a fresh profile: the erasure is not undone by it, and
-nothing links the two.
+the old id, because a hash of a CRM number is reversed by trying every number. The CRM's own
+key survives in one place only, the ``erasure_notice`` row written in the same transaction
+(profile id, external id, time; nothing else of the person): the changes feed tells the CRM of
+the erasure by it, and the import refuses a row with that id, so a later CRM export does not
+bring the person back.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, func, null, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, null, or_, select, update
 from sqlalchemy.engine import Connection
 
 from models.audit import AUDIT_TABLE, AuditRow, audit_many
@@ -36,6 +38,7 @@ from models.tables import (
     CONSENT,
     CONTACT,
     DELIVERY,
+    ERASURE_NOTICE,
     OUTREACH,
     PROFILE,
     PROPOSAL,
@@ -187,6 +190,7 @@ def erase_profiles(
         patterns = {pid: _pattern(values) for pid, values in held_values(conn, ids).items()}
         _scrub_trail(conn, ids, patterns)
         counts = _delete_data(conn, ids)
+        _keep_notice(conn, ids, now)
         markers = {pid: erased_external_id() for pid in ids}
         conn.execute(
             update(PROFILE)
@@ -235,6 +239,17 @@ def erase_profiles(
     # because a sealed profile.erased event accounts for them.
     seal_pending(conn, now=now)
     return erased
+
+
+def _keep_notice(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    """The CRM's key of each profile erased now (not of one erased before: it has a marker)."""
+    p = PROFILE.c
+    kept = select(p.id, p.external_id, literal(now, PROFILE.c.updated_at.type)).where(
+        p.id.in_(ids), p.erased_at.is_(None)
+    )
+    conn.execute(
+        insert(ERASURE_NOTICE).from_select(["profile_id", "external_id", "erased_at"], kept)
+    )
 
 
 def _delete_data(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, int]]:

@@ -264,12 +264,15 @@ def gap_masks(
 
 @dataclass(frozen=True)
 class Plan:
-    """What a round would do now: selected profiles per gap and first channel, and exclusions."""
+    """What a round would do now: selected profiles per gap and first channel, and exclusions;
+    ``per_usable``: selected profiles per set of channels they have a usable contact point
+    for (channels in ladder vocabulary order; the forecast walks the ladder with it)."""
 
     total: int = 0
     per_gap: dict[str, int] = field(default_factory=dict)
     per_channel: dict[str, int] = field(default_factory=dict)
     excluded: dict[str, int] = field(default_factory=dict)
+    per_usable: dict[tuple[str, ...], int] = field(default_factory=dict)
 
 
 def plan(
@@ -330,6 +333,7 @@ def plan(
     total = 0
     per_gap = dict.fromkeys(spec.gaps, 0)
     per_channel: dict[str, int] = {}
+    per_usable: dict[tuple[str, ...], int] = {}
     excluded_counts = dict.fromkeys(EXCLUSIONS, 0)
     for row in rows:
         if row["excluded"] is not None:
@@ -339,7 +343,15 @@ def plan(
         for gap in spec.gaps:
             per_gap[gap] += int(row[gap] or 0)
         usable = {channel for channel in ("email", "sms", "letter") if row[channel]}
+        combination = tuple(c for c in ("email", "sms", "letter") if c in usable)
+        per_usable[combination] = per_usable.get(combination, 0) + row["n"]
         index, _skipped = first_step(ladder=spec.ladder, usable_channels=usable)
         channel = spec.ladder[index].channel if index is not None else NO_CHANNEL
         per_channel[channel] = per_channel.get(channel, 0) + row["n"]
-    return Plan(total=total, per_gap=per_gap, per_channel=per_channel, excluded=excluded_counts)
+    return Plan(
+        total=total,
+        per_gap=per_gap,
+        per_channel=per_channel,
+        excluded=excluded_counts,
+        per_usable=per_usable,
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -21,6 +22,9 @@ from models.vocabulary import CHANNELS, SENT
 
 # Profile ids per query: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 5000
+# How the wait reason of a step held by a cap begins (Enrollment.wait_reason; the report's
+# "capped").
+CAP_REASON_PREFIX: Final = "frequency cap: "
 _NOUNS = {
     "messages": ("message", "messages"),
     "email": ("email", "emails"),
@@ -95,7 +99,7 @@ def _release(times: Sequence[datetime], limit: int, period: timedelta) -> dateti
 
 def _reason(limit: int, what: str, period_days: int) -> str:
     singular, plural = _NOUNS[what]
-    return f"frequency cap: {limit} {singular if limit == 1 else plural} in {period_days} days"
+    return f"{CAP_REASON_PREFIX}{limit} {singular if limit == 1 else plural} in {period_days} days"
 
 
 def cap_hold(

@@ -19,7 +19,7 @@ from models.tables.messages import (
     Submission,
     VerificationToken,
 )
-from models.tables.retention import SweepProposal, SweepRun
+from models.tables.retention import ErasureNotice, SweepProposal, SweepRun
 from models.tables.rounds import Campaign, Enrollment, Round
 from models.tables.trail import AuditEvent, AuditPersonal
 
@@ -31,6 +31,7 @@ __all__ = [
     "CONTACT",
     "DELIVERY",
     "ENROLLMENT",
+    "ERASURE_NOTICE",
     "EXPORT_CURSOR",
     "OUTREACH",
     "PROFILE",
@@ -48,6 +49,7 @@ __all__ = [
     "ContactPoint",
     "DeliveryEvent",
     "Enrollment",
+    "ErasureNotice",
     "ExportCursor",
     "Outreach",
     "Profile",
@@ -84,3 +86,4 @@ AUDIT = _table(AuditEvent)
 AUDIT_PERSONAL = _table(AuditPersonal)
 SWEEP_RUN = _table(SweepRun)
 PROPOSAL = _table(SweepProposal)
+ERASURE_NOTICE = _table(ErasureNotice)

@@ -1,4 +1,4 @@
-"""The stale sweep: its runs and what it proposed for each profile."""
+"""The stale sweep: its runs and what it proposed for each profile; the erasure notices."""
 
 from __future__ import annotations
 
@@ -57,3 +57,19 @@ class SweepProposal(SQLModel, table=True):
     decided_at: datetime | None = timestamp()
     note: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ErasureNotice(SQLModel, table=True):
+    """The CRM's key of an erased person, and nothing else of them: kept so that the changes
+    feed tells the CRM of the erasure and the import never creates the person again."""
+
+    __tablename__ = "erasure_notice"
+
+    profile_id: int = Field(
+        primary_key=True,
+        foreign_key="profile.id",
+        ondelete="CASCADE",
+        sa_column_kwargs={"autoincrement": False},
+    )
+    external_id: str = Field(max_length=128, index=True)
+    erased_at: datetime = Field(sa_type=UTCDateTime)

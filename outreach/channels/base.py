@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from models.answers.link_tokens import unsubscribe_link
+from models.campaigns.asks import Ask
 from models.types import utcnow
 from outreach.addresses import format_address
 from outreach.errors import OutboxError
@@ -61,6 +62,9 @@ class Message:
     unsubscribe_token: str | None = None
     # Provider reporting tags (SendGrid categories), e.g. ("enrich", campaign key).
     categories: tuple[str, ...] = ()
+    # What the message asks of this customer (their own gaps); templates see ``asks``, and
+    # with none they use their generic wording.
+    asks: tuple[Ask, ...] = ()
 
 
 @dataclass(frozen=True)

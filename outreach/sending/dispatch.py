@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from models.answers.link_tokens import MessageTokens, issue_tokens, personal_link
+from models.campaigns.asks import Ask
 from models.campaigns.spec import CampaignSpec
 from models.messages.in_doubt import UNEXAMINED
 from models.scheduling.due_step_release import Respect
@@ -31,6 +32,7 @@ from models.vocabulary import ACTIVE, PENDING
 from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, ProviderError
+from outreach.sending.asks import pending_asks
 from outreach.sending.attempts import claim, note_doubts, release, settle_in_doubt
 from outreach.sending.leases import leased
 from outreach.sending.recording import record_results, refusal_events
@@ -72,6 +74,8 @@ def _pending(conn: Connection, enrollment_ids: Sequence[int]) -> list[Any]:
                 o.doubt_reason,
                 o.attempts,
                 e.round_id,
+                e.gap_mask,
+                e.created_at.label("enrolled_at"),
                 p.given_name,
                 p.family_name,
                 p.locale.label("profile_locale"),
@@ -115,7 +119,9 @@ def _held_elsewhere(engine: Engine, asked: Sequence[int], won: Sequence[int]) ->
         )
 
 
-def _message(row: Any, tokens: MessageTokens, config: OutreachConfig, campaign: str) -> Message:
+def _message(
+    row: Any, tokens: MessageTokens, config: OutreachConfig, campaign: str, asks: tuple[Ask, ...]
+) -> Message:
     address = None
     recipient = row.value or ""
     if row.channel == "letter":
@@ -141,6 +147,7 @@ def _message(row: Any, tokens: MessageTokens, config: OutreachConfig, campaign: 
         address=address,
         categories=("enrich", campaign),
         unsubscribe_token=tokens.unsubscribe,
+        asks=asks,
     )
 
 
@@ -252,7 +259,7 @@ class _Sender:
 
     def _prepare(self, rows: Sequence[Any]) -> _Chunk:
         """Issue the rows' link tokens, and each email's unsubscribe token, in one statement
-        (committed before any message carries one)."""
+        (committed before any message carries one); each message asks its own open gaps."""
         with self.engine.begin() as conn:
             tokens = issue_tokens(
                 conn,
@@ -261,8 +268,10 @@ class _Sender:
                 now=self.now,
                 unsubscribe_for=[r.id for r in rows if r.channel == "email"],
             )
+            asks = pending_asks(conn, rows)
+        key = self.spec.key
         return _Chunk(
-            list(rows), [_message(r, tokens[r.id], self.config, self.spec.key) for r in rows]
+            list(rows), [_message(r, tokens[r.id], self.config, key, asks[r.id]) for r in rows]
         )
 
     def _claim(self, chunk: _Chunk) -> _Chunk:

@@ -13,7 +13,9 @@ from enrich.cli import app
 from enrich.runtime import get_engine
 from enrich.settings import Settings
 from enrich.web.app import create_app
+from models.changes_feed.changes import COLUMNS
 from models.changes_feed.cursor import stored_cursor
+from models.importing.apply_rows import ERASED
 from models.safe_csv import dict_rows
 from tests.models.changes_feed.changed_people import changed_people
 
@@ -103,3 +105,42 @@ def test_the_feed_refuses_a_missing_key_and_bad_cursors(settings: Settings) -> N
         }
         empty = c.get("/api/changes", params={"since": 10**6}, headers=auth)
         assert empty.status_code == 422  # after the newest change: until (the head) < since
+
+
+def test_the_openapi_document_describes_every_column_of_a_line(settings: Settings) -> None:
+    with client(settings) as c:
+        schemas = c.get("/api/openapi.json").json()["components"]["schemas"]
+    line = schemas["ChangeLine"]
+    assert list(line["properties"]) == list(COLUMNS) == sorted(line["required"], key=COLUMNS.index)
+    types = {
+        name: prop.get("type") or [t["type"] for t in prop["anyOf"]]
+        for name, prop in line["properties"].items()
+    }
+    assert (types["cursor"], types["external_id"]) == ("integer", "string")
+    assert (types["kind"], types["granted"]) == (["string", "null"], ["boolean", "null"])
+    assert "erased" in line["description"]
+
+
+def test_an_erasure_reaches_the_crm_and_its_next_export_does_not_bring_the_person_back(
+    settings: Settings, tmp_path: Path
+) -> None:
+    crm = tmp_path / "crm.csv"
+    crm.write_text("external_id,given_name,email\nCRM-7,Zora,zora@example.org\nCRM-8,Ivo,\n")
+    assert runner.invoke(app, ["import", str(crm)]).exit_code == 0
+    export("--out", str(tmp_path / "before.csv"))
+    erase = ["profile", "erase", "CRM-7", "--by", "dpo", "--reason", "request 3", "--yes"]
+    assert runner.invoke(app, erase).exit_code == 0
+
+    code, out, _ = export("--out", str(tmp_path / "after.csv"))
+    assert code == 0 and out.startswith("1 change(s) written")
+    [line] = list(dict_rows((tmp_path / "after.csv").read_text().splitlines(keepends=True)))
+    assert (line["external_id"], line["record"], line["change"]) == ("CRM-7", "profile", "erased")
+    assert {k for k, v in line.items() if v} == {"cursor", "changed_at", "external_id", "record",
+                                                 "change"}  # fmt: skip
+
+    again = runner.invoke(app, ["import", str(crm), "--rejects", str(tmp_path / "rejects.csv")])
+    assert again.exit_code == 1
+    assert "1 row(s) name people erased here: not imported again" in again.stdout
+    assert "fix them and import again" not in again.stdout
+    rejects = list(dict_rows((tmp_path / "rejects.csv").read_text().splitlines(keepends=True)))
+    assert [(r["line"], r["reason"]) for r in rejects] == [("2", ERASED)]

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from enrich.cli import app
 from enrich.runtime import get_engine
-from enrich.settings import Settings
+from enrich.settings import Settings, get_settings
 from flows.round import enrichment_round
 from models.tables import AUDIT, CONSENT, PROFILE
-from tests.factories import COMPLETE, add_profile, replace
+from tests.factories import COMPLETE, add_profile, replace, widened_campaign_file
 from tests.models.data_subject.people import two_customers
 
 runner = CliRunner()
@@ -147,8 +147,12 @@ def test_unknown_ids_and_bad_requests_exit_2_with_one_line_and_change_nothing(
 
 
 def test_objection_and_restriction_show_in_round_plan_and_can_be_undone(
-    settings: Settings,
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Their only gap is the address not yet verified: the campaign is widened to it.
+    campaign = widened_campaign_file(tmp_path / "campaign.yaml", "unverified_postal")
+    monkeypatch.setenv("ENRICH_CAMPAIGN_FILE", str(campaign))
+    get_settings.cache_clear()
     people(settings)
     with get_engine(settings).begin() as conn:  # end the history's round: both are selectable
         conn.exec_driver_sql("UPDATE enrollment SET state = 'completed'")

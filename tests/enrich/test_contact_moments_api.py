@@ -6,6 +6,7 @@ import hashlib
 import logging
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ from enrich.web.app import create_app
 from models.tables import ContactPoint, Enrollment, Outreach
 from models.types import utcnow
 from tests.enrich.landing_helpers import submit
-from tests.factories import add_profile
+from tests.factories import add_profile, widened_campaign_file
 
 KEY = "moment-key-for-billing-0123456789"
 HASHED_KEY = "moment-key-for-the-crm-9876543210"
@@ -45,6 +46,13 @@ def client(settings: Settings, api_keys: str | None = API_KEYS) -> TestClient:
 def post(c: TestClient, body: Any = BODY, key: str | None = KEY, **kw: Any) -> Response:
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
     return c.post("/api/contact-moments", json=body, headers=headers, **kw)
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The customer's only gap is an address not yet verified: the campaign is widened to it."""
+    campaign = widened_campaign_file(tmp_path / "campaign.yaml", "unverified_postal")
+    return settings.model_copy(update={"campaign_file": campaign})
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ class CampaignFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.base = yaml.safe_load((REPO / "campaigns" / "default.yaml").read_text())
+        # The default widened to unverified addresses, the gap of every profile here (GAPPY).
+        self.base["gaps"] = [*self.base["gaps"], "unverified_postal"]
 
     def write(self, ladder: list[dict[str, Any]]) -> None:
         self.path.write_text(yaml.safe_dump({**self.base, "ladder": ladder}), encoding="utf-8")

@@ -33,6 +33,7 @@ from tests.simulation.expected import (
     window_reason,
 )
 from tests.simulation.population import END, START, TOKYO, Answer, Customer, Script, at, population
+from tests.simulation.report_check import check_observed_rates, check_report
 from tests.simulation.world import World, inbox
 
 CHANNEL_OF = {"email": "email", "mobile": "sms"}
@@ -281,6 +282,9 @@ def test_sixty_days_of_outreach(engine: Engine, tmp_path: Path) -> None:
 
     check_invariants(engine, customers)
     check_outbox(tmp_path / "outbox", engine)
+    # The steward's report and the next round's forecast, from the same sixty days.
+    check_report(engine, customers, plan, world.spec, now=END)
+    check_observed_rates(engine, customers, plan, world.spec, now=END)
     seen = {reason for reasons in observed.wait_reasons.values() for reason in reasons}
     assert all(reason.startswith(REASON_KINDS) for reason in seen), seen
     # Every kind of wait happened somewhere in the population.

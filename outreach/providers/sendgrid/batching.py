@@ -205,6 +205,7 @@ class Planner:
         return (
             message.template,
             message.locale,
+            message.asks,  # the wording of the customer's own gaps is content, not a value
             bool(message.given_name),
             bool(message.family_name),
             message.code is not None,

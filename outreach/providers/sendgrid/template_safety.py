@@ -15,7 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, nodes
 
-# The per-message values of the render context (outreach.render.Renderer._context).
+# The per-message values of the render context (outreach.render.Renderer._context); ``asks``
+# is per message too, but the planner groups messages by it, so templates may use it freely.
 PER_MESSAGE = frozenset(
     {
         "given_name",

@@ -16,8 +16,15 @@ from weasyprint import HTML
 
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError
-from tests.models.answers.personal_link_data import NOW
-from tests.models.contact_moments.moment_data import GAPPY, ask, counts, profile, the_ask
+from tests.models.answers.personal_link_data import EMAIL_OK, NOW
+from tests.models.contact_moments.moment_data import (
+    GAPPY,
+    POSTAL_UNVERIFIED,
+    ask,
+    counts,
+    profile,
+    the_ask,
+)
 
 
 def test_a_render_failure_records_nothing(
@@ -58,6 +65,17 @@ def test_block_in_the_customers_language(
     assert block.text.startswith(title) and title in block.html
     sms = the_ask(ask(engine, config, channel="sms", now=NOW + timedelta(days=1)))
     assert "\n" not in sms.text.strip() and sms.text.strip().endswith(sms.link)
+
+
+def test_block_names_the_customers_own_gaps(engine: Engine, config: OutreachConfig) -> None:
+    profile(engine, [EMAIL_OK, POSTAL_UNVERIFIED], locale="en")  # no mobile either
+    block = the_ask(ask(engine, config))
+    said = "We have no mobile number for you: please add one. Please confirm your postal address."
+    assert said in block.text and said in block.html
+    profile(engine, GAPPY, "p2", locale="en")
+    sms = the_ask(ask(engine, config, "p2", channel="sms"))
+    assert sms.text.strip().startswith("Please confirm your postal address. It takes a minute:")
+    assert "mobile" not in sms.text
 
 
 def test_html_is_escaped_and_safe_to_embed(engine: Engine, config: OutreachConfig) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from models.data_subject.erasure import erase_on_request
 from models.data_subject.request import Request, UnknownProfile
-from models.tables import AUDIT, CONSENT, CONTACT, ENROLLMENT, PROFILE, SUBMISSION
+from models.tables import AUDIT, CONSENT, CONTACT, ENROLLMENT, ERASURE_NOTICE, PROFILE, SUBMISSION
 from tests.factories import NOW
 from tests.models.data_subject.people import two_customers
 
@@ -62,6 +62,9 @@ def test_erasure_on_request_erases_one_profile_and_leaves_the_other(engine: Engi
 
     with engine.connect() as conn:
         [row] = conn.execute(select(AUDIT).where(AUDIT.c.action == "profile.erased")).all()
+        notices = conn.execute(select(ERASURE_NOTICE)).all()
+    # The CRM's key alone is kept, for the changes feed and against a re-import.
+    assert [tuple(n) for n in notices] == [(one, "CRM-1", NOW)]
     assert (row.actor, row.profile_id) == ("dpo alice", one)
     assert row.reason == "[erased] asked to be forgotten"
     assert row.evidence == {"proposal_id": None, "requested_by": "dpo alice", "via": "api"}
@@ -70,7 +73,7 @@ def test_erasure_on_request_erases_one_profile_and_leaves_the_other(engine: Engi
 def test_a_second_request_says_it_was_done(engine: Engine) -> None:
     one, _two = two_customers(engine)
     erase(engine)
-    with pytest.raises(UnknownProfile):  # the old id is gone with the data
+    with pytest.raises(UnknownProfile):  # the old id names no profile any more
         erase(engine)
     marker = profile(engine, one).external_id
     again = erase(engine, marker)

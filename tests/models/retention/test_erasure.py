@@ -1,5 +1,6 @@
 """Erasing a profile through a sweep decision: no personal value survives anywhere in the
-database, the trail and the other profiles stay (SQLite and PostgreSQL)."""
+database but the CRM's key in the erasure notice, the trail and the other profiles stay, and the
+next CRM export does not bring the person back (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from models.answers.submissions import FieldAction, SubmissionForm, apply_submis
 from models.audit_trail.reading import profile_trail
 from models.feedback.delivery_events import ingest_events
 from models.feedback.event_records import EventRecord
-from models.importing.apply_rows import import_csv
+from models.importing.apply_rows import ERASED, import_csv
 from models.retention.sweep_runs import decide, list_proposals, run_sweep
 from models.tables import (
     CAMPAIGN,
+    ERASURE_NOTICE,
     ROUND,
     AuditEvent,
     Consent,
@@ -139,10 +141,13 @@ def customer_history(engine: Engine, pid: int) -> None:
         )
 
 
-def whole_database(engine: Engine) -> str:
+def whole_database(engine: Engine, but: str = "") -> str:
+    """Every row of every table (but the table named ``but``), as one lower-cased text."""
     with engine.connect() as conn:
         return "\n".join(
-            repr(conn.execute(select(table)).all()) for table in SQLModel.metadata.sorted_tables
+            repr(conn.execute(select(table)).all())
+            for table in SQLModel.metadata.sorted_tables
+            if table.name != but
         ).lower()
 
 
@@ -192,9 +197,13 @@ def test_erase_removes_every_personal_value_and_keeps_the_trail(
                       note="Wilhelmina Vandersloot asked us to forget her", now=NOW)  # fmt: skip
     assert done.profiles_changed == 1
 
-    dump = whole_database(engine)
+    # The CRM's key is kept in the erasure notice, and nowhere else; nothing else of them is.
+    dump = whole_database(engine, but="erasure_notice")
     assert [value for value in PERSONAL if value.lower() in dump] == []
     assert NEW_EMAIL not in dump
+    with engine.connect() as conn:
+        notices = conn.execute(select(ERASURE_NOTICE)).all()
+    assert [tuple(n) for n in notices] == [(pid, "C-1001", NOW)]
     assert rows_of(engine, other) == others_before
     for table in ("cp", "consent", "token"):
         assert count(engine, table, pid) == 0, table
@@ -225,9 +234,10 @@ def test_erase_removes_every_personal_value_and_keeps_the_trail(
         "tokens": 2,
     }
 
-    # The same customer in the next CRM export is a new profile; the erased one stays erased.
+    # The same customer in the next CRM export is rejected, not created again.
     report = import_file(engine, path, NOW)
-    assert (report.profiles_created, report.profiles_unchanged) == (1, 1)
+    assert (report.profiles_created, report.profiles_unchanged) == (0, 1)
+    assert [(r.line, r.reason) for r in report.rejects] == [(2, ERASED)]
     with engine.connect() as conn:
-        marker = conn.execute(select(T["profile"].c.external_id).where(T["profile"].c.id == pid))
-        assert marker.scalar_one() == profile.external_id
+        ids = conn.execute(select(T["profile"].c.id, T["profile"].c.external_id)).all()
+    assert sorted(ids) == sorted([(pid, profile.external_id), (other, "C-2002")])

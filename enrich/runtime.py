@@ -7,13 +7,17 @@ from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from enrich.settings import Settings, get_settings
+from models.campaigns.spec import CampaignSpec
 from models.db import make_engine
+from models.forecast.forecast import Forecast, make_forecast
 from models.forecast.waits import SendPace
 from models.messages.in_doubt import ChannelDoubt
+from models.rounds.selection import Plan, plan
 from models.scheduling.due_step_release import Respect
+from models.types import utcnow
 from outreach.config import OutreachConfig, SendGridConfig, TwilioConfig
 
 
@@ -130,3 +134,36 @@ def doubt_channels(settings: Settings | None = None) -> dict[str, ChannelDoubt]:
     )
     sms = ChannelDoubt("twilio" if s.sms_channel == "twilio" else "outbox", None)
     return {"email": email, "sms": sms, "letter": ChannelDoubt("outbox", None)}
+
+
+def plan_with_forecast(
+    conn: Connection,
+    spec: CampaignSpec,
+    settings: Settings,
+    *,
+    campaign_version: int,
+    before_round: int | None = None,
+    limit: int | None = None,
+) -> tuple[Plan, Forecast]:
+    """Whom a round of ``spec`` selects now under these settings, and the forecast of its
+    ladder (``enrich round plan`` shows both; a round stores the forecast as it starts)."""
+    now = utcnow()
+    counted = plan(
+        conn=conn,
+        spec=spec,
+        now=now,
+        max_age_days=settings.verification_max_age_days,
+        cooldown_days=settings.cooldown_days,
+        exhausted_cooldown_days=settings.exhausted_cooldown_days,
+    )
+    forecast = make_forecast(
+        conn,
+        spec=spec,
+        plan=counted,
+        campaign_version=campaign_version,
+        now=now,
+        pace=send_pace(settings),
+        before_round=before_round,
+        limit=limit,
+    )
+    return counted, forecast

@@ -8,8 +8,6 @@ round: the run logs why (no personal data) and the command that writes it later.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from prefect import get_run_logger
@@ -21,6 +19,7 @@ from enrich.settings import Settings
 from flows.artifacts import round_key
 from models.round_report import collect_report
 from models.types import utcnow
+from models.whole_files import written_whole
 
 REPORTS_FOLDER = "reports"
 
@@ -38,17 +37,8 @@ def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (mode 0600) so that readers see the old file or the new one,
     never a part: a temporary file in the same folder, flushed, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with written_whole(path, "wb") as file:
+        file.write(data)
 
 
 def write_round_report(engine: Engine, round_id: int, out: Path, settings: Settings) -> None:

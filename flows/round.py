@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
-from enrich.runtime import doubt_channels, get_engine, send_pace
+from enrich.runtime import doubt_channels, get_engine, plan_with_forecast
 from enrich.settings import Settings, get_settings
 from flows.artifacts import Progress, round_key, round_tables, share
 from flows.report import publish_round_report
@@ -24,7 +24,6 @@ from models.audit_trail.sealing import seal
 from models.campaigns.spec import CampaignSpec, load_campaign, sync_campaign
 from models.campaigns.versions import record_campaign_updates, round_campaigns
 from models.db import session_scope, stored_id
-from models.forecast.forecast import make_forecast
 from models.forecast.stored import store_forecast
 from models.messages.in_doubt import unsettled
 from models.rounds.enrollment import (
@@ -34,7 +33,6 @@ from models.rounds.enrollment import (
     profile_id_ranges,
     round_summary,
 )
-from models.rounds.selection import plan
 from models.tables import ENROLLMENT, Campaign, Round
 from models.types import utcnow
 from models.vocabulary import ACTIVE
@@ -224,25 +222,9 @@ def _store_forecast(
     plan`` shows), from the campaign's earlier rounds. A forecast that cannot be made is
     logged and the round goes on without one."""
     try:
-        now = utcnow()
         with get_engine(settings).begin() as conn:
-            counted = plan(
-                conn=conn,
-                spec=spec,
-                now=now,
-                max_age_days=settings.verification_max_age_days,
-                cooldown_days=settings.cooldown_days,
-                exhausted_cooldown_days=settings.exhausted_cooldown_days,
-            )
-            forecast = make_forecast(
-                conn,
-                spec=spec,
-                plan=counted,
-                campaign_version=version,
-                now=now,
-                pace=send_pace(settings),
-                before_round=round_id,
-                limit=limit,
+            _counted, forecast = plan_with_forecast(
+                conn, spec, settings, campaign_version=version, before_round=round_id, limit=limit
             )
             store_forecast(conn, round_id, forecast.as_dict())
     except Exception as err:

@@ -7,38 +7,22 @@ from typing import Any
 
 from rich.table import Table
 
-from enrich.runtime import get_engine, send_pace
+from enrich.runtime import get_engine, plan_with_forecast
 from enrich.settings import get_settings
 from models.campaigns.spec import CampaignSpec
 from models.forecast.basis import describe_basis
-from models.forecast.forecast import Forecast, ForecastStep, make_forecast
+from models.forecast.forecast import Forecast, ForecastStep
 from models.forecast.stored import campaign_version
-from models.rounds.selection import EXCLUSIONS, Plan, plan
-from models.types import utcnow
+from models.rounds.selection import EXCLUSIONS, Plan
 
 
 def plan_and_forecast(spec: CampaignSpec) -> tuple[Plan, Forecast]:
     """What a round of ``spec`` would select now, and its forecast; reads only."""
     settings = get_settings()
-    now = utcnow()
     with get_engine(settings).connect() as conn:
-        counted = plan(
-            conn=conn,
-            spec=spec,
-            now=now,
-            max_age_days=settings.verification_max_age_days,
-            cooldown_days=settings.cooldown_days,
-            exhausted_cooldown_days=settings.exhausted_cooldown_days,
+        return plan_with_forecast(
+            conn, spec, settings, campaign_version=campaign_version(conn, spec=spec)
         )
-        forecast = make_forecast(
-            conn,
-            spec=spec,
-            plan=counted,
-            campaign_version=campaign_version(conn, spec=spec),
-            now=now,
-            pace=send_pace(settings),
-        )
-    return counted, forecast
 
 
 def plan_dict(spec: CampaignSpec, counted: Plan) -> dict[str, Any]:

@@ -11,8 +11,6 @@ no name, contact value or external id.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -26,6 +24,7 @@ from enrich.settings import get_settings
 from models.round_report import CampaignNotFound, collect_report
 from models.rounds.status import RoundNotFound
 from models.types import utcnow
+from models.whole_files import written_whole
 
 HTML_SUFFIXES = (".html", ".htm")
 
@@ -36,17 +35,9 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def write_private(out: Path, text: str) -> None:
-    """Write ``text`` to ``out`` atomically, mode 0600 (``tempfile.mkstemp``'s)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``out`` whole or not at all, mode 0600 (:mod:`models.whole_files`)."""
+    with written_whole(out) as file:
+        file.write(text)
 
 
 def _collect(round_id: int | None, campaign: str | None, since: date | None) -> dict[str, Any]:

@@ -7,19 +7,18 @@ It holds personal data, so only its owner may read it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final, TextIO
+from typing import IO, Final
 
 from sqlalchemy.engine import Connection
 
 from models.changes_feed.changes import COLUMNS, Change, head, stream
 from models.changes_feed.cursor import store_cursor, take_cursor
 from models.safe_csv import Writer
+from models.whole_files import written_whole
 
 FORMATS: Final = (".csv", ".jsonl")
 
@@ -35,7 +34,7 @@ class Exported:
     rows: int
 
 
-def _write_csv(handle: TextIO, lines: Iterable[Change]) -> int:
+def _write_csv(handle: IO[str], lines: Iterable[Change]) -> int:
     writer = Writer(handle)
     writer.writerow(COLUMNS)
     count = 0
@@ -49,7 +48,7 @@ def _cell(value: object) -> object:
     return ("true" if value else "false") if isinstance(value, bool) else value
 
 
-def _write_jsonl(handle: TextIO, lines: Iterable[Change]) -> int:
+def _write_jsonl(handle: IO[str], lines: Iterable[Change]) -> int:
     count = 0
     for change in lines:
         handle.write(json.dumps(change.as_dict(), ensure_ascii=False) + "\n")
@@ -75,17 +74,8 @@ def export_changes(
     end = head(conn) if until is None else until
     if start < 0 or end < start:
         raise ExportError(f"the cursor range {start}..{end} is empty or reversed")
-    folder = out.parent
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)  # mode 0600
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            write = _write_csv if suffix == ".csv" else _write_jsonl
-            rows = write(file, stream(conn, start, end))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with written_whole(out, newline="") as file:  # mode 0600
+        write = _write_csv if suffix == ".csv" else _write_jsonl
+        rows = write(file, stream(conn, start, end))
     store_cursor(conn, end, rows, now)
     return Exported(start, end, rows)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +11,7 @@ from typing import Protocol
 from models.answers.link_tokens import unsubscribe_link
 from models.campaigns.asks import Ask
 from models.types import utcnow
+from models.whole_files import written_whole
 from outreach.addresses import format_address
 from outreach.errors import OutboxError
 
@@ -157,21 +156,12 @@ def batch_stem(first_id: int, now: datetime | None = None) -> str:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
 
-    The bytes go to a hidden temporary file in the same folder, are flushed to disk, and the
-    file is renamed into place; a crash leaves at most a ``.tmp`` file that nothing counts.
+    (:mod:`models.whole_files`); a crash leaves at most a ``.tmp`` file that nothing counts.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with written_whole(path, "wb") as file:
+            file.write(data)
     except OSError as err:
         raise OutboxError(
             f"could not write outbox file {path.name}: {err.strerror}", provider=OUTBOX_PROVIDER

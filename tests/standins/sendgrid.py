@@ -256,6 +256,13 @@ def create_app(state: SendGridState) -> Starlette:
         return validators[key]
 
     async def mail_send(request: Request) -> Response:
+        try:
+            return await _scripted_mail_send(request)
+        finally:
+            with state.lock:
+                state.requests_answered += 1
+
+    async def _scripted_mail_send(request: Request) -> Response:
         outcome = state.next_outcome()
         if outcome is not None and outcome.status is not None:
             await asyncio.sleep(outcome.delay)

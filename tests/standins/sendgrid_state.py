@@ -106,6 +106,7 @@ class SendGridState:
     delivered: list[Delivered] = field(default_factory=list)
     sandboxed: list[dict[str, Any]] = field(default_factory=list)  # bodies of sandbox requests
     requests_seen: int = 0
+    requests_answered: int = 0  # mail sends whose handler has finished, answer and wait included
     suppressions: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {name: [] for name in SUPPRESSION_LISTS}
     )
@@ -122,6 +123,18 @@ class SendGridState:
         """Script the outcomes of the next requests, in order."""
         with self.lock:
             self.script.extend(outcomes)
+
+    def wait_answered(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``count`` mail sends were fully handled: a client that gave up early does
+        not know when the stand-in has finished with its request."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if self.requests_answered >= count:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the stand-in answered {self.requests_answered} of {count}")
+            time.sleep(0.01)
 
     def accepted_per_outreach(self) -> Counter[str]:
         """How many times each ``outreach_id`` custom arg was accepted (2+ is a duplicate)."""

@@ -225,9 +225,11 @@ def test_slow_accept_records_the_message_although_the_client_gave_up(
     state.push(Outcome.slow_accept(1.0), Outcome.hang(1.0))
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{url}/v3/mail/send", json=raw_body(), headers=AUTH, timeout=0.2)
+    state.wait_answered(1)
     assert state.accepted_per_outreach() == {"0": 1}
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{url}/v3/mail/send", json=raw_body(), headers=AUTH, timeout=0.2)
+    state.wait_answered(2)
     assert state.accepted_per_outreach() == {"0": 1}
 
 

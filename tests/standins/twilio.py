@@ -198,6 +198,7 @@ class _Api:
     def _leave(self) -> None:
         with self.state.lock:
             self.state.in_flight -= 1
+            self.state.answered += 1
 
     async def create(self, request: Request) -> Response:
         failure = await self._enter(request, create=True)

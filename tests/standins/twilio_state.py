@@ -11,6 +11,7 @@ import base64
 import binascii
 import secrets
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,12 +81,25 @@ class TwilioState:
     webhooks: list[Webhook] = field(default_factory=list)
     max_in_flight: int = 0
     in_flight: int = 0
+    answered: int = 0  # API requests whose handler has finished, answer and wait included
     _failures: deque[Failure] = field(default_factory=deque)
     _pending: deque[tuple[str, str, int | None]] = field(default_factory=deque)
     _accepted_times: deque[float] = field(default_factory=deque)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- test controls -------------------------------------------------------------------------
+
+    def wait_answered(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``count`` API requests were fully handled: a client that gave up early
+        does not know when the stand-in has finished with its request."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if self.answered >= count:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the stand-in answered {self.answered} of {count}")
+            time.sleep(0.01)
 
     def fail_next(
         self,

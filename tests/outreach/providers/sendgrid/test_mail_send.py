@@ -349,6 +349,7 @@ def test_timeout_after_sending_is_in_doubt_and_never_resent(
         "no answer from SendGrid within 0.4s; the message may have been accepted"
     )
     assert state.requests_seen == 1
+    state.wait_answered(1)
     assert state.accepted_per_outreach() == {str(m.outreach_id): 1 for m in messages}
 
 

@@ -9,7 +9,9 @@ clicked, bounced), link tokens (a quarter opened), answers through a fifth of th
 and the audit rows a round writes (a row per message sent, per verification, per completion).
 Then measures in the same run:
 
-(a) ``models.round_report.collect_report`` for the round (aim: 1,000,000 profiles under 15 s);
+(a) ``models.round_report.collect_report`` for the round, then the same report written as the
+    HTML page ``enrich report --out`` writes (its charts drawn); the aim is 1,000,000 profiles
+    under 15 s for both together;
 (b) the baseline: the enrollments per state and the messages per step, channel and status,
     each one plain ``SELECT ... count(*) ... GROUP BY`` over the same joins (what ``enrich
     round status`` counts).
@@ -33,11 +35,13 @@ from typing import Any
 
 from peak_rss import start_peak  # a sibling script module: benchmarks/ is on sys.path
 
+from enrich.documents.round_report import render_report_html
 from models.campaigns.spec import CampaignSpec, Costs, Purpose, Step
 from models.db import make_engine, upgrade
 from models.round_report import collect_report
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SPEC = CampaignSpec(
     key="bench",
     name="Bench",
@@ -82,8 +86,8 @@ SQL = [
     " CASE WHEN {d5} < 750 THEN 'ended' END, {t}, {t}, CASE WHEN {d5} < 750 THEN {t} END"
     " FROM n",
     # the ladder's messages: step 0 for all; step 1 and 2 as far as each enrollment got
-    "INSERT INTO outreach (enrollment_id, profile_id, step_index, channel, template, status,"
-    " sent_at, created_at, updated_at) SELECT e.id, e.profile_id, s.step,"
+    "INSERT INTO outreach (enrollment_id, round_id, profile_id, step_index, channel, template,"
+    " status, sent_at, created_at, updated_at) SELECT e.id, e.round_id, e.profile_id, s.step,"
     " CASE s.step WHEN 0 THEN 'email' WHEN 1 THEN 'sms' ELSE 'letter' END, 'ask',"
     " CASE WHEN {d6} < 80 THEN 'skipped' WHEN {d6} < 100 THEN 'failed' ELSE 'sent' END,"
     " CASE WHEN {d6} >= 100 THEN {t} END, {t}, {t}"
@@ -207,6 +211,7 @@ def main() -> None:
             return len(states) + len(steps)
 
         found, t_report, m_report = measure(report)
+        page, t_html, m_html = measure(lambda: render_report_html(found, templates_dir=TEMPLATES))
         _, t_plain, m_plain = measure(plain)
         engine.dispose()
     (only,) = found["rounds"]
@@ -216,10 +221,12 @@ def main() -> None:
     n = args.profiles
     for label, secs, mem in (
         ("collect_report (one round)", t_report, m_report),
+        (f"HTML page ({len(page) // 1024} KiB)", t_html, m_html),
+        ("report and page together", t_report + t_html, max(m_report, m_html)),
         ("plain GROUP BY counts (baseline)", t_plain, m_plain),
     ):
         print(f"{label:<40}{n:>12,}{secs:>10.2f}{n / secs:>13,.0f}{mem:>15.1f}")
-    print(f"report / baseline: {t_report / t_plain:.2f}x")
+    print(f"report / baseline: {t_report / t_plain:.2f}x; aim for both together: under 15 s")
     print("funnel:", [(r["step"], r["channel"], r["sent"], r["answered"]) for r in only["funnel"]])
 
 

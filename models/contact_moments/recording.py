@@ -288,6 +288,7 @@ def record_contact_moment(
             insert(OUTREACH)
             .values(
                 enrollment_id=enrollment.id,
+                round_id=enrollment.round_id,
                 profile_id=profile.id,
                 contact_point_id=None,
                 # The enrollment's own step: a later ladder step is still to come.

@@ -1,5 +1,6 @@
-"""One walk over a round's enrollments and their profiles: results by country and language, and
-the counts completeness at the start and the drop-off of enrollments are read from.
+"""Two walks over a round's enrollments, one over their own values and one with their profiles:
+results by country and language, and the counts completeness at the start and the drop-off of
+enrollments are read from.
 
 Per country (``profile.country``, null when unknown or erased) and per locale:
 
@@ -9,13 +10,13 @@ Per country (``profile.country``, null when unknown or erased) and per locale:
 - ``completed``: enrollments completed (state ``completed``), whatever completed them;
 - ``completed_share`` = ``completed / enrolled``.
 
-The walk also counts, for the whole round: ``verified`` (enrollments with a contact point
+The walks also count, for the whole round: ``verified`` (enrollments with a contact point
 verified by an answer through one of the round's messages: the profiles the cost per verified
 profile divides by), how many of the profiles were erased since (their rows still count: the
 enrollment, messages, answers and trail stay; the country and the contact data are gone), the
 fields complete at the start (:mod:`models.round_report.completeness`), and where and why each
-enrollment went no further (:mod:`models.round_report.drop_off`). It groups by the stored
-values themselves, so the database sorts each enrollment once and Python adds the groups up.
+enrollment went no further (:mod:`models.round_report.drop_off`). They group by the stored
+values themselves and Python adds the groups up.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
-from models.round_report import message_facts as facts
+from models.round_report.answered import AnsweredMessages
 from models.round_report.completeness import share
 from models.round_report.drop_off import standing_reason
-from models.round_report.message_facts import OUT, E
+from models.round_report.message_facts import E
 from models.rounds.completeness import FIELD_BITS
 from models.tables import PROFILE
 from models.vocabulary import COMPLETED
@@ -37,24 +38,21 @@ from models.vocabulary import COMPLETED
 SHOWN = ("enrolled", "answered", "completed")
 
 
-# The per-enrollment values the walk groups by; every figure is a sum over these groups.
-KEYS = (
-    "country",
-    "locale",
-    "state",
-    "wait_reason",
-    "step_index",
-    "fields_at_start",
-    "erased",
-)
+# The per-enrollment values each walk groups by; every figure is a sum over these groups. The
+# enrollments' own values are read in the order of ``ix_enrollment_round_walk`` (nothing to
+# sort); the profiles' are a second walk.
+ENROLLMENT_KEYS = ("state", "wait_reason", "step_index", "fields_at_start")
+PLACE_KEYS = ("country", "locale", "completed", "erased")
 
 
 @dataclass(frozen=True)
 class Outcomes:
-    """The walk's groups (each a dict of :data:`KEYS` and ``n``, the enrollments in it), and
-    the answered enrollments per (``country``, ``locale``, ``verified``) with their ``n``."""
+    """The walks' groups: per :data:`ENROLLMENT_KEYS` and per :data:`PLACE_KEYS`, each a dict
+    of its keys and ``n``, the enrollments in it; and the answered enrollments per
+    (``country``, ``locale``, ``verified``) with their ``n``."""
 
     groups: list[dict[str, Any]]
+    places: list[dict[str, Any]]
     answered: list[dict[str, Any]]
 
     def total(self, figure: str) -> int:
@@ -62,6 +60,8 @@ class Outcomes:
         ``completed``, ``erased``, ``unrecorded`` or ``start_<field>``."""
         if figure in ("answered", "verified"):
             return sum(a["n"] for a in self.answered if figure == "answered" or a["verified"])
+        if figure == "erased":
+            return sum(g["n"] for g in self.places if g["erased"])
         return sum(g["n"] for g in self.groups if _counts(g, figure))
 
     def standing(self) -> dict[tuple[int, str], int]:
@@ -84,10 +84,10 @@ class Outcomes:
     def _by(self, key: str) -> list[dict[str, Any]]:
         """Summed per country or locale; the largest first."""
         sums: dict[str | None, dict[str, int]] = {}
-        for g in self.groups:
+        for g in self.places:
             into = sums.setdefault(g[key], dict.fromkeys(SHOWN, 0))
             into["enrolled"] += g["n"]
-            into["completed"] += g["n"] if _counts(g, "completed") else 0
+            into["completed"] += g["n"] if g["completed"] else 0
         for a in self.answered:
             sums.setdefault(a[key], dict.fromkeys(SHOWN, 0))["answered"] += a["n"]
         ordered = sorted(
@@ -100,7 +100,8 @@ class Outcomes:
 
 
 def _counts(group: dict[str, Any], figure: str) -> bool:
-    """Whether the enrollments of ``group`` count toward ``figure``."""
+    """Whether the enrollments of ``group`` (of the enrollments' walk) count toward
+    ``figure``."""
     if figure == "enrolled":
         return True
     if figure == "completed":
@@ -110,57 +111,30 @@ def _counts(group: dict[str, Any], figure: str) -> bool:
     if figure.startswith("start_"):
         mask = group["fields_at_start"]
         return mask is not None and bool(int(mask) & FIELD_BITS[figure.removeprefix("start_")])
-    return bool(group[figure])
+    raise ValueError(f"unknown figure {figure!r}")
 
 
-def _answered(round_id: int) -> Any:
-    """Per enrollment answered through one of the round's messages: 0/1 ``verified``."""
-    ans, pr = facts.answers(), facts.proofs()
-    return (
-        select(
-            OUT.c.enrollment_id,
-            func.max(case((pr.c.outreach_id.is_not(None), 1), else_=0)).label("verified"),
-        )
-        .select_from(
-            ans.join(OUT, OUT.c.id == ans.c.outreach_id)
-            .join(E, E.c.id == OUT.c.enrollment_id)
-            .outerjoin(pr, pr.c.outreach_id == OUT.c.id)
-        )
-        .where(facts.in_round(round_id))
-        .group_by(OUT.c.enrollment_id)
-        .subquery("answered_enrollments")
-    )
-
-
-def outcomes(conn: Connection, round_id: int) -> Outcomes:
-    """The walk (module docstring), counted per distinct combination of its values; and the
-    answered enrollments per country, language and verified, driven by the answers."""
+def outcomes(conn: Connection, round_id: int, answered: AnsweredMessages) -> Outcomes:
+    """The two walks (module docstring), counted per distinct combination of their values; and
+    the answered enrollments per country, language and verified, from the round's
+    ``answered`` messages."""
     p, e = PROFILE.c, E.c
-    keys = (
+    own = tuple(e[key] for key in ENROLLMENT_KEYS)
+    walk = select(*own, func.count().label("n")).where(e.round_id == round_id).group_by(*own)
+    place = (
         p.country,
         p.locale,
-        e.state,
-        e.wait_reason,
-        e.step_index,
-        e.fields_at_start,
+        case((e.state == COMPLETED, 1), else_=0).label("completed"),
         case((p.erased_at.is_not(None), 1), else_=0).label("erased"),
     )
-    walk = (
-        select(*keys, func.count().label("n"))
+    places = (
+        select(*place, func.count().label("n"))
         .select_from(E.join(PROFILE, p.id == e.profile_id))
         .where(e.round_id == round_id)
-        .group_by(*keys)
-    )
-    answered = _answered(round_id)
-    places = (p.country, p.locale, answered.c.verified)
-    by_place = (
-        select(*places, func.count().label("n"))
-        .select_from(
-            answered.join(E, E.c.id == answered.c.enrollment_id).join(PROFILE, p.id == e.profile_id)
-        )
-        .group_by(*places)
+        .group_by(*place)
     )
     return Outcomes(
         [dict(r) for r in conn.execute(walk).mappings()],
-        [dict(r) for r in conn.execute(by_place).mappings()],
+        [dict(r) for r in conn.execute(places).mappings()],
+        answered.per_place(),
     )

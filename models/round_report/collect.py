@@ -1,12 +1,13 @@
 """The steward's report as one JSON-ready dict: the query parameters, then per round its figures.
 
-Each round's section comes from a fixed set of GROUP BY queries whatever its size, each driven
-by the rows it counts: the round's messages (the funnel's first stages and the statuses), their
-delivery events, their opened links, their answers, the few contact points that broke (drop-off
-reasons), the enrollments with their profiles (results by country and language, completeness
-at the start, where enrollments stopped), the enrollments with their verified contact points
-(completeness now) and the answer times; the sibling modules define every figure. Counts only:
-no name, contact value or external id is read into the report.
+Each round's section comes from a fixed set of queries whatever its size, each driven by the
+rows it counts and read in the order of an index where one serves: the round's messages (the
+funnel's first stages and the statuses), their delivery events, their opened links, the answered
+messages (read once, for the funnel, the results per place and the time to answer), the few
+contact points that broke (drop-off reasons), the enrollments and their profiles (results by
+country and language, completeness at the start, where enrollments stopped) and the fresh
+verified contact points and answered purposes (completeness now); the sibling modules define
+every figure. Counts only: no name, contact value or external id is read into the report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from models.campaigns.spec import Costs
 from models.round_report.answer_times import answer_times
+from models.round_report.answered import answered_messages
 from models.round_report.breakdown import outcomes
 from models.round_report.completeness import complete_now, completeness, fields_of
 from models.round_report.cost import cost
@@ -59,8 +61,9 @@ def _round(
     max_age_days: int,
 ) -> dict[str, Any]:
     round_id = chosen.round_id
-    figures = step_figures(conn, round_id, now=now)
-    results = outcomes(conn, round_id)
+    answered = answered_messages(conn, round_id)
+    figures = step_figures(conn, round_id, answered, now=now)
+    results = outcomes(conn, round_id, answered)
     now_masks = complete_now(conn, round_id, now=now, max_age_days=max_age_days, purposes=purposes)
     spent = cost(
         figures.funnel,
@@ -89,7 +92,7 @@ def _round(
         ),
         "completeness": completeness(results.total, now_masks, fields_of(purposes)),
         "cost": spent,
-        "time_to_answer": answer_times(conn, round_id),
+        "time_to_answer": answer_times(answered),
         "by_country": results.by_country(),
         "by_language": results.by_language(),
         "forecast": forecast_actual(chosen.forecast, figures.funnel, spent),

@@ -14,8 +14,8 @@ purpose of the campaign answered on its current notice (only for a campaign with
 
 An erased profile holds no contact points or consents any more: it counts as complete in no
 field now. The start is counted by the walk over the enrollments
-(:mod:`models.round_report.breakdown`); now by one GROUP BY here, each enrollment with its
-verified contact points.
+(:mod:`models.round_report.breakdown`); now by the same rule here
+(:func:`models.rounds.completeness.fresh_contact`), one field at a time.
 """
 
 from __future__ import annotations
@@ -24,15 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
 from sqlalchemy.engine import Connection
 
 from models.round_report.message_facts import E
-from models.rounds.completeness import CONSENTS, FIELD_BITS, fields_mask
-from models.tables import CONTACT
-from models.vocabulary import VERIFIED
-
-CP_NOW = CONTACT.alias("cp_now")
+from models.rounds.completeness import CONSENTS, CONTACT_FIELDS, FIELD_BITS, fresh_contact
+from models.tables import CONSENT, CONTACT
 
 
 def fields_of(purposes: Sequence[tuple[str, str]]) -> list[str]:
@@ -40,24 +37,14 @@ def fields_of(purposes: Sequence[tuple[str, str]]) -> list[str]:
     return [f for f in FIELD_BITS if f != CONSENTS or purposes]
 
 
-def verified_points() -> ColumnElement[bool]:
-    """The join to ``CP_NOW``: only verified contact points can make a field complete, so only
-    those are read."""
-    return and_(CP_NOW.c.profile_id == E.c.profile_id, CP_NOW.c.status == VERIFIED)
-
-
-def now_mask(
-    *, now: datetime, max_age_days: int, purposes: Sequence[tuple[str, str]]
-) -> ColumnElement[int]:
-    """The mask of fields complete now, an aggregate over ``CP_NOW`` per enrollment."""
-    return fields_mask(
-        CP_NOW, E.c.profile_id, now=now, max_age_days=max_age_days, purposes=purposes
-    )
-
-
 def share(part: int, whole: int) -> float | None:
     """``part / whole``, rounded to four places; None when ``whole`` is 0."""
     return round(part / whole, 4) if whole else None
+
+
+def _in_round(round_id: int, profile_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The join to the round's enrollment of ``profile_id`` (one per profile and round)."""
+    return and_(E.c.round_id == round_id, E.c.profile_id == profile_id)
 
 
 def complete_now(
@@ -67,30 +54,55 @@ def complete_now(
     now: datetime,
     max_age_days: int,
     purposes: Sequence[tuple[str, str]],
-) -> dict[int, int]:
-    """How many of the round's enrollments have each mask of fields complete now."""
-    mask = now_mask(now=now, max_age_days=max_age_days, purposes=purposes).label("mask")
-    per_enrollment = (
-        select(mask)
-        .select_from(E.outerjoin(CP_NOW, verified_points()))
-        .where(E.c.round_id == round_id)
-        .group_by(E.c.id)
-        .subquery("complete_now")
+) -> dict[str, int]:
+    """How many of the round's enrollments have each field complete now. The fields are
+    counted apart, each driven by what makes it complete: the fresh verified contact points
+    (a few per profile at most, once per profile and kind) and the profiles that answered
+    every purpose, each looked up in the round's enrollments (sums: nothing to sort)."""
+    cp = CONTACT.c
+    fresh = (
+        select(cp.profile_id, cp.kind)
+        .where(
+            cp.kind.in_(CONTACT_FIELDS),
+            fresh_contact(CONTACT, now=now, max_age_days=max_age_days),
+        )
+        .distinct()
+        .subquery("fresh_points")
     )
-    m = per_enrollment.c.mask
-    rows = conn.execute(select(m, func.count()).group_by(m))
-    return {int(value or 0): int(n) for value, n in rows}
+    per_kind = conn.execute(
+        select(
+            *(func.sum(case((fresh.c.kind == kind, 1), else_=0)) for kind in CONTACT_FIELDS)
+        ).select_from(fresh.join(E, _in_round(round_id, fresh.c.profile_id)))
+    ).one()
+    found = {kind: int(n or 0) for kind, n in zip(CONTACT_FIELDS, per_kind, strict=True)}
+    if purposes:
+        a = CONSENT.c
+        answered = (
+            select(a.profile_id)
+            .where(or_(*(and_(a.purpose == key, a.text_version == v) for key, v in purposes)))
+            .group_by(a.profile_id)
+            .having(func.count(distinct(a.purpose)) == len({key for key, _ in purposes}))
+            .subquery("answered_all")
+        )
+        found[CONSENTS] = int(
+            conn.execute(
+                select(func.count()).select_from(
+                    answered.join(E, _in_round(round_id, answered.c.profile_id))
+                )
+            ).scalar_one()
+        )
+    return found
 
 
 def completeness(
-    total: Callable[[str], int], now: Mapping[int, int], fields: Sequence[str]
+    total: Callable[[str], int], now: Mapping[str, int], fields: Sequence[str]
 ) -> list[dict[str, Any]]:
     """One row per field from the walk's totals (``enrolled``, ``unrecorded`` and
-    ``start_<field>``) and the enrollments per mask complete ``now``."""
+    ``start_<field>``) and the enrollments complete ``now`` per field."""
     of, unrecorded = total("enrolled"), total("unrecorded")
     rows = []
     for f in fields:
-        complete = sum(n for mask, n in now.items() if mask & FIELD_BITS[f])
+        complete = now.get(f, 0)
         rows.append(
             {
                 "field": f,

@@ -20,9 +20,11 @@ ladder messages (:mod:`models.round_report.message_facts`), one per enrollment a
 - ``completed``: of those answered, enrollments completed (state ``completed``), whatever
   answer completed them.
 
-One GROUP BY walks the round's messages (enrolled, sent, and the statuses the drop-off reasons
-start from); the delivery events, the opened links and the answers each have their own, driven
-by those rows and joined to their message by primary key, so none walks the messages again.
+One GROUP BY walks the round's messages in the order of their index (enrolled, sent, and the
+statuses the drop-off reasons start from); the delivery events, the opened links and the answers
+each have their own query, driven by those rows and joined to their message by primary key, so
+none walks the messages again; the answers are the round's answered messages, read once
+(:mod:`models.round_report.answered`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.engine import Connection
 
 from models.round_report import message_facts as facts
+from models.round_report.answered import AnsweredMessages
 from models.round_report.drop_off import message_reasons
-from models.round_report.message_facts import OUT, E, int_of
-from models.vocabulary import COMPLETED, EMAIL, SMS
+from models.round_report.message_facts import OUT, int_of
+from models.vocabulary import EMAIL, SMS
 
 STAGES: Final = (
     "enrolled",
@@ -69,7 +72,6 @@ def _messages(conn: Connection, round_id: int) -> list[Any]:
     return list(
         conn.execute(
             select(*keys, func.count().label("messages"), func.count(OUT.c.sent_at).label("sent"))
-            .select_from(facts.round_messages())
             .where(facts.in_round(round_id))
             .group_by(*keys)
         ).mappings()
@@ -90,35 +92,9 @@ def _opened(conn: Connection, round_id: int) -> list[Any]:
     return list(
         conn.execute(
             select(OUT.c.step_index, OUT.c.channel, func.count().label("n"))
-            .select_from(
-                opens.join(OUT, OUT.c.id == opens.c.outreach_id).join(
-                    E, E.c.id == OUT.c.enrollment_id
-                )
-            )
+            .select_from(opens.join(OUT, OUT.c.id == opens.c.outreach_id))
             .where(facts.in_round(round_id))
             .group_by(OUT.c.step_index, OUT.c.channel)
-        ).mappings()
-    )
-
-
-def _answers(conn: Connection, round_id: int) -> list[Any]:
-    """Per (step_index, channel, verified, completed): the answered messages (driven by the
-    answers), and ``opened``, how many of them the opened links counted already."""
-    ans, pr, opens = facts.answers(), facts.proofs(), facts.link_opens()
-    verified = case((pr.c.outreach_id.is_not(None), 1), else_=0).label("verified")
-    completed = case((E.c.state == COMPLETED, 1), else_=0).label("completed")
-    keys = (OUT.c.step_index, OUT.c.channel, verified, completed)
-    return list(
-        conn.execute(
-            select(*keys, func.count().label("n"), func.count(opens.c.outreach_id).label("opened"))
-            .select_from(
-                ans.join(OUT, OUT.c.id == ans.c.outreach_id)
-                .join(E, E.c.id == OUT.c.enrollment_id)
-                .outerjoin(pr, pr.c.outreach_id == OUT.c.id)
-                .outerjoin(opens, opens.c.outreach_id == OUT.c.id)
-            )
-            .where(facts.in_round(round_id))
-            .group_by(*keys)
         ).mappings()
     )
 
@@ -132,8 +108,11 @@ class StepFigures:
     message_counts: dict[tuple[int, str, str], int]
 
 
-def step_figures(conn: Connection, round_id: int, *, now: datetime) -> StepFigures:
-    """The funnel of the round and its messages' drop-off counts (module docstring)."""
+def step_figures(
+    conn: Connection, round_id: int, answered: AnsweredMessages, *, now: datetime
+) -> StepFigures:
+    """The funnel of the round and its messages' drop-off counts (module docstring); the
+    answers' stages from the round's ``answered`` messages."""
     sums: dict[tuple[int, str], dict[str, int]] = {}
     by_status: dict[tuple[int, str], dict[str, tuple[int, int]]] = {}
 
@@ -152,13 +131,12 @@ def step_figures(conn: Connection, round_id: int, *, now: datetime) -> StepFigur
             counts[stage] += n if int_of(row["level"]) >= at_least else 0
     for row in _opened(conn, round_id):
         into(_key(row))["link_opened"] += int_of(row["n"])
-    for row in _answers(conn, round_id):
-        counts, n = into(_key(row)), int_of(row["n"])
-        counts["answered"] += n
-        counts["verified"] += n if row["verified"] else 0
-        counts["completed"] += n if row["completed"] else 0
+    for key, figures in answered.per_step().items():
+        counts = into(key)
+        for stage in ("answered", "verified", "completed"):
+            counts[stage] += figures[stage]
         # An answer proves the page opened: those its link did not show count here.
-        counts["link_opened"] += n - int_of(row["opened"])
+        counts["link_opened"] += figures["answered"] - figures["opened"]
     funnel = [
         {
             "step": index + 1,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, FromClause, Subquery, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, select
 
 from models.tables import AUDIT, DELIVERY, ENROLLMENT, OUTREACH, SUBMISSION, TOKEN
 from models.vocabulary import AuditAction
@@ -32,34 +32,28 @@ LEVEL: Final = {"delivered": 1, "opened": 2, "clicked": 3}
 VERIFIED_ACTION: Final = AuditAction.CONTACT_POINT_VERIFIED.value
 
 
-def round_messages() -> FromClause:
-    """The outreach rows joined to their enrollment (filter with :func:`in_round`)."""
-    return OUT.join(E, E.c.id == OUT.c.enrollment_id)
-
-
 def in_round(round_id: int) -> ColumnElement[bool]:
-    """The round's ladder messages: its enrollments' outreach rows without a ``context``."""
-    return and_(E.c.round_id == round_id, OUT.c.context.is_(None))
+    """The round's ladder messages: its enrollments' outreach rows without a ``context`` (the
+    round is kept on each message: one range of ``ix_outreach_round_ladder``)."""
+    return and_(OUT.c.round_id == round_id, OUT.c.context.is_(None))
 
 
 def delivery_levels(round_id: int) -> Subquery:
     """Per sent message of the round with delivery events: its ``step_index``, ``channel`` and
     ``level``, the level of its best event (:data:`LEVEL`; 0 for other events). A message is
     delivered when the provider said so or when it was opened or clicked; opened when opened or
-    clicked. Driven by the events in their index's order, each message's grouped as they come
-    (``max`` over one message's own row keeps the query valid on PostgreSQL)."""
+    clicked. The events are grouped per message first, in the order of their index and from it
+    alone, and only then joined to their message by primary key."""
     d = DELIVERY.c
-    return (
-        select(
-            func.max(OUT.c.step_index).label("step_index"),
-            func.max(OUT.c.channel).label("channel"),
-            func.max(case(LEVEL, value=d.event_type, else_=0)).label("level"),
-        )
-        .select_from(
-            DELIVERY.join(OUT, OUT.c.id == d.outreach_id).join(E, E.c.id == OUT.c.enrollment_id)
-        )
-        .where(in_round(round_id), OUT.c.sent_at.is_not(None))
+    best = (
+        select(d.outreach_id, func.max(case(LEVEL, value=d.event_type, else_=0)).label("level"))
         .group_by(d.outreach_id)
+        .subquery("best_events")
+    )
+    return (
+        select(OUT.c.step_index, OUT.c.channel, best.c.level)
+        .select_from(best.join(OUT, OUT.c.id == best.c.outreach_id))
+        .where(in_round(round_id), OUT.c.sent_at.is_not(None))
         .subquery("delivery_levels")
     )
 

@@ -33,6 +33,16 @@ def fields_of(mask: int) -> list[str]:
     return [name for name, bit in FIELD_BITS.items() if mask & bit]
 
 
+def fresh_contact(contact: Any, *, now: datetime, max_age_days: int) -> ColumnElement[bool]:
+    """A contact point of ``contact`` (the table or an alias) that makes its field complete:
+    verified, not opted out, verified within ``max_age_days`` of ``now``."""
+    return and_(
+        contact.c.status == VERIFIED,
+        contact.c.opted_out_at.is_(None),
+        contact.c.verified_at >= now - timedelta(days=max_age_days),
+    )
+
+
 def fields_mask(
     contact: Any,
     profile_id: Any,
@@ -44,14 +54,10 @@ def fields_mask(
     """The mask of complete fields, as an aggregate over ``contact`` (an alias of the contact
     point table, outer-joined and grouped by profile); ``profile_id`` is the outer query's
     profile id column and ``purposes`` the campaign's (key, notice version) pairs."""
-    fresh_after = now - timedelta(days=max_age_days)
     terms: list[Any] = []
     for kind in CONTACT_FIELDS:
         fresh = and_(
-            contact.c.kind == kind,
-            contact.c.status == VERIFIED,
-            contact.c.opted_out_at.is_(None),
-            contact.c.verified_at >= fresh_after,
+            contact.c.kind == kind, fresh_contact(contact, now=now, max_age_days=max_age_days)
         )
         terms.append(func.max(case((fresh, FIELD_BITS[kind]), else_=0)))
     if purposes:

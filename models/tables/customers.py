@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from models.tables.columns import json_column, timestamp
@@ -44,7 +44,18 @@ class ContactPoint(SQLModel, table=True):
     """One way to reach a profile: ``email``, ``mobile``, ``phone`` (fixed line) or ``postal``."""
 
     __tablename__ = "contact_point"
-    __table_args__ = (Index("ix_contact_point_profile_kind", "profile_id", "kind", "status"),)
+    __table_args__ = (
+        Index("ix_contact_point_profile_kind", "profile_id", "kind", "status"),
+        # The points that can make a field complete, with how fresh they are.
+        Index(
+            "ix_contact_point_verified",
+            "profile_id",
+            "kind",
+            "verified_at",
+            sqlite_where=text("status = 'verified' AND opted_out_at IS NULL"),
+            postgresql_where=text("status = 'verified' AND opted_out_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE")

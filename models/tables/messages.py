@@ -26,6 +26,17 @@ class Outreach(SQLModel, table=True):
             sqlite_where=text("context IS NULL"),
             postgresql_where=text("context IS NULL"),
         ),
+        # A round's ladder messages in the order its report counts them.
+        Index(
+            "ix_outreach_round_ladder",
+            "round_id",
+            "step_index",
+            "channel",
+            "status",
+            "sent_at",
+            sqlite_where=text("context IS NULL"),
+            postgresql_where=text("context IS NULL"),
+        ),
         Index("ix_outreach_status", "status", "channel"),
         Index("ix_outreach_profile_sent", "profile_id", "sent_at"),
         Index("ix_outreach_profile", "profile_id", "created_at"),
@@ -33,6 +44,9 @@ class Outreach(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int | None = Field(default=None, foreign_key="enrollment.id")
+    # The enrollment's round, kept on the message so a round's messages are one index range;
+    # None without an enrollment (a confirmation link, a one-time code).
+    round_id: int | None = Field(default=None, foreign_key="round.id")
     profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE")
     contact_point_id: int | None = Field(default=None, foreign_key="contact_point.id")
     step_index: int = 0
@@ -65,10 +79,12 @@ class DeliveryEvent(SQLModel, table=True):
     __tablename__ = "delivery_event"
     __table_args__ = (
         UniqueConstraint("provider", "provider_event_id", name="uq_delivery_event_provider_id"),
+        # A message's events, and its best one read from the index alone.
+        Index("ix_delivery_event_outreach_type", "outreach_id", "event_type"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    outreach_id: int | None = Field(default=None, foreign_key="outreach.id", index=True)
+    outreach_id: int | None = Field(default=None, foreign_key="outreach.id")
     provider: str = Field(max_length=32)
     provider_event_id: str = Field(max_length=200)
     event_type: str = Field(max_length=16)
@@ -114,6 +130,14 @@ class VerificationToken(SQLModel, table=True):
     """The secret in a personal link, QR code, confirmation link or one-time code (hash only)."""
 
     __tablename__ = "verification_token"
+    __table_args__ = (
+        Index(
+            "ix_verification_token_link_opened",
+            "outreach_id",
+            sqlite_where=text("kind = 'link' AND opened_at IS NOT NULL"),
+            postgresql_where=text("kind = 'link' AND opened_at IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
@@ -133,6 +157,15 @@ class Submission(SQLModel, table=True):
     """What a customer confirmed or changed on the landing page."""
 
     __tablename__ = "submission"
+    __table_args__ = (
+        Index(
+            "ix_submission_outreach",
+            "outreach_id",
+            "received_at",
+            sqlite_where=text("outreach_id IS NOT NULL"),
+            postgresql_where=text("outreach_id IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE", index=True)

@@ -57,7 +57,15 @@ class Enrollment(SQLModel, table=True):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
-        Index("ix_enrollment_round_state", "round_id", "state"),
+        # A round's enrollments by state, and what its report counts of them, from the index.
+        Index(
+            "ix_enrollment_round_walk",
+            "round_id",
+            "state",
+            "step_index",
+            "wait_reason",
+            "fields_at_start",
+        ),
         Index("ix_enrollment_due", "state", "next_due_at"),
         # The heartbeat renews a run's leases by owner; only leased rows are indexed.
         Index(

@@ -142,6 +142,7 @@ def write_ahead(
                 continue
         base = {
             "enrollment_id": enrollment_id,
+            "round_id": head.round_id,
             "profile_id": head.profile_id,
             "locale": head.locale,
             "created_at": now,

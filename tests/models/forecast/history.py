@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from models.audit import AuditRow, audit_many
@@ -61,6 +61,9 @@ def _outreach(
         conn.execute(
             insert(OUTREACH).values(
                 enrollment_id=enrollment_id,
+                round_id=select(ENROLLMENT.c.round_id)
+                .where(ENROLLMENT.c.id == enrollment_id)
+                .scalar_subquery(),
                 profile_id=profile_id,
                 step_index=index,
                 channel=channel,

@@ -202,6 +202,7 @@ def earlier_rounds(conn: Connection, profile_id: int) -> tuple[int, int]:
     conn.execute(
         insert(OUTREACH).values(
             enrollment_id=enrollment_id,
+            round_id=round_id,
             profile_id=profile_id,
             step_index=0,
             channel="sms",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from models.round_report import collect_report
@@ -51,6 +51,9 @@ def _sent(conn: Connection, enrollment_id: int, channel: str) -> None:
     conn.execute(
         insert(OUTREACH).values(
             enrollment_id=enrollment_id,
+            round_id=select(ENROLLMENT.c.round_id)
+            .where(ENROLLMENT.c.id == enrollment_id)
+            .scalar_subquery(),
             profile_id=conn.execute(ENROLLMENT.select().where(ENROLLMENT.c.id == enrollment_id))
             .one()
             .profile_id,

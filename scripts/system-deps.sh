@@ -8,6 +8,8 @@ ldconfig -p | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 # The landing-page tests drive Debian's chromium through Playwright.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# npm installs axe-core for the accessibility tests from tests/browser/package-lock.json.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"

@@ -2,6 +2,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# axe-core for the accessibility tests, exactly as tests/browser/package-lock.json pins it.
+AXE_STAMP := tests/browser/node_modules/.installed-stamp
 PYTHON ?= python3
 # The pinned set CI tests (runtime and dev), resolved from pyproject.toml by `make lock`.
 LOCK := requirements.lock
@@ -11,7 +13,8 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test lint typecheck pytest setup system-deps lock lock-upgrade bench clean
+.PHONY: demo test lint typecheck pytest setup system-deps lock lock-upgrade bench clean \
+	messages-extract messages-update
 
 setup: $(STAMP) system-deps
 
@@ -31,6 +34,11 @@ lock: | $(STAMP)
 # Every pin to the newest release its range in pyproject.toml allows.
 lock-upgrade: | $(STAMP)
 	$(LOCK_COMPILE) --upgrade
+
+# A changed lock installs again; `npm ci` installs exactly the locked set, checking its hashes.
+$(AXE_STAMP): tests/browser/package-lock.json tests/browser/package.json | system-deps
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch $@
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -64,7 +72,8 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+# The browser tests also need axe-core; the demo does not.
+pytest: setup $(AXE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -80,5 +89,18 @@ bench: setup
 	$(BIN)/python benchmarks/round_plan.py
 	$(BIN)/python benchmarks/round_report.py
 
+# Translations (README, "Adding a language"): the English source strings of the templates and
+# the landing page into templates/locales/messages.pot, then into every language's .po file.
+# Nothing is compiled: the .po files are read as they are (outreach/i18n.py).
+LOCALES_DIR := templates/locales
+messages-extract: | $(STAMP)
+	$(BIN)/pybabel extract -F templates/babel.cfg --sort-by-file --no-wrap \
+		--project Enrich -c Translators: \
+		-o $(LOCALES_DIR)/messages.pot templates enrich/web
+
+messages-update: messages-extract
+	$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) --no-wrap \
+		--ignore-obsolete
+
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache tests/browser/node_modules

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     )
     default_region: str = Field(default="NL", description="Region for phone numbers without +.")
     default_locale: str = "nl"
-    supported_locales: list[str] = ["nl", "en", "de", "fr"]
+    supported_locales: list[str] = ["nl", "en", "de", "fr", "sv", "es", "pt"]
     default_time_zone: str = "Europe/Amsterdam"
 
     token_ttl_days: int = Field(default=60, ge=1)

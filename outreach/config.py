@@ -47,7 +47,7 @@ class OutreachConfig:
     sender_name: str = "Example Energy"
     unsubscribe_mailto: str = "unsubscribe@example.org"
     default_locale: str = "nl"
-    supported_locales: tuple[str, ...] = ("nl", "en")
+    supported_locales: tuple[str, ...] = ("nl", "en", "de", "fr", "sv", "es", "pt")
     token_ttl_days: int = 60
     letter_batch_size: int = 500
     # How long a run's lease on a batch of enrollments holds without a heartbeat (a crashed run

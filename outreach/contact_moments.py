@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +16,7 @@ from models.campaigns.asks import asks_of
 from models.campaigns.spec import CampaignSpec
 from models.contact_moments.recording import NoAsk, record_contact_moment
 from models.scheduling.caps import CapPolicy
+from models.tables import OUTREACH
 from outreach.config import OutreachConfig
 from outreach.moment_block import render_moment_block
 from outreach.render import Renderer
@@ -74,9 +76,20 @@ def _once(
     )[oid]
     link = personal_link(config.base_url, token)
     expires_at = now + timedelta(days=config.token_ttl_days)
+    locale = decision.locale or config.default_locale
+    choice = renderer.choice(locale)
+    if choice.reason:  # written in the default language: the row says which and why
+        o = OUTREACH.c
+        conn.execute(
+            update(OUTREACH)
+            .where(o.id == oid)
+            .values(
+                locale=choice.locale, reason=func.substr(o.reason + "; " + choice.reason, 1, 500)
+            )
+        )
     block = render_moment_block(
         renderer,
-        locale=decision.locale or config.default_locale,
+        locale=locale,
         channel=channel,
         context=context,
         link=link,

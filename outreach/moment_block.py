@@ -13,7 +13,7 @@ from models.campaigns.asks import Ask
 from outreach.qr import qr_svg
 from outreach.render import Renderer
 
-TEMPLATE = "ask"  # templates/moment/ask.<locale>.{txt,html}
+TEMPLATE = "ask"  # templates/moment/ask.{txt,html}, in the language of the catalogues
 QR_SIZE = "30mm"  # the smallest size phone cameras read reliably from paper at arm's length
 
 

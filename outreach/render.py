@@ -1,20 +1,24 @@
-"""Renders every channel's messages from Jinja2 templates, choosing the template by locale.
+"""Renders every channel's messages from Jinja2 templates, in the customer's language.
 
-Templates live in ``templates/<channel>/<name>.<locale>.<part>``:
+One template per message, ``templates/<channel>/<name>.<part>``, its text marked for
+translation (``{% trans %}``, ``{% pluralize %}``, ``_()``); the translations are the gettext
+catalogues under ``templates/locales/`` (:mod:`outreach.i18n`):
 
-- email: ``ask.nl.subject.txt`` (one line), ``ask.nl.txt`` (plain text), ``ask.nl.html``
-- sms: ``ask.nl.txt`` (whitespace is collapsed to single spaces)
-- letter: ``ask.nl.html``, one page; it extends ``letter/_page.html`` (window field, QR code)
+- email: ``ask.subject.txt`` (one line), ``ask.txt`` (plain text), ``ask.html``
+- sms: ``ask.txt`` (whitespace is collapsed to single spaces)
+- letter: ``ask.html``, one page; it extends ``letter/_page.html`` (window field, QR code)
   and all pages of a batch are wrapped by ``letter/_document.html`` (page size, fonts)
-- moment: ``ask.nl.txt`` and ``ask.nl.html`` (a fragment with inline styles): the block
+- moment: ``ask.txt`` and ``ask.html`` (a fragment with inline styles): the block
   another system embeds in its own message at a contact moment
-- asks: ``sentences.nl.txt`` and ``short.nl.txt`` (SMS), included by the templates above to
+- asks: ``sentences.txt`` and ``short.txt`` (SMS), included by the templates above to
   name what this customer is asked (``asks``, :mod:`models.campaigns.asks`)
 
-Locale fallback: the exact locale (``nl-BE``), then its language (``nl``), then the default
-locale; every part of one message comes from the same locale. A template missing even in the
-default locale is a :class:`ConfigurationError`; a template that fails for one message
-(a missing variable) is a :class:`RenderError` naming template and variable, never the data.
+Language: the exact locale (``nl-BE``) when it has a catalogue, then its language (``nl``),
+then the default locale; the last is never silent: :meth:`Renderer.choice` gives the reason,
+which the sender records on the message. Each language has its own environment with its
+catalogue installed. A template missing is a :class:`ConfigurationError`; a template that fails
+for one message (a missing variable) is a :class:`RenderError` naming template and variable,
+never the data.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from gettext import NullTranslations
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
@@ -44,15 +49,22 @@ from models.answers.link_tokens import unsubscribe_link
 from models.types import utcnow
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, RenderError
+from outreach.i18n import LocaleChoice, choose_locale, renderable_languages, translations
 from outreach.letters import return_code
 from outreach.qr import qr_png_data_uri
 
 if TYPE_CHECKING:  # a runtime import would cycle: outreach.channels imports this module
     from outreach.channels.base import Message
 
-__all__ = ["RenderError", "RenderedEmail", "RenderedMoment", "Renderer", "locale_candidates"]
+__all__ = [
+    "LocaleChoice",
+    "RenderError",
+    "RenderedEmail",
+    "RenderedMoment",
+    "Renderer",
+]
 
-# The part whose presence decides which locale a message is written in.
+# The parts of one message, per channel.
 _PARTS = {
     "email": ("txt", "subject.txt", "html"),
     "sms": ("txt",),
@@ -86,16 +98,6 @@ def normalise_locale(locale: str) -> str:
     return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
 
 
-def locale_candidates(locale: str, default: str) -> list[str]:
-    """Exact locale, then its language, then the default, without repeats."""
-    exact = normalise_locale(locale or "")
-    out: list[str] = []
-    for candidate in (exact, exact.split("-")[0], normalise_locale(default)):
-        if candidate and candidate not in out:
-            out.append(candidate)
-    return out
-
-
 @lru_cache(maxsize=64)
 def _babel_locale(locale: str) -> Locale:
     try:
@@ -105,18 +107,45 @@ def _babel_locale(locale: str) -> Locale:
 
 
 class Renderer:
-    """One Jinja2 environment for all channels; resolved templates are compiled once and kept."""
+    """One Jinja2 environment per language, for all channels; resolved templates are compiled
+    once per language and kept."""
 
     def __init__(self, config: OutreachConfig) -> None:
         self.config = config
-        self.env = Environment(
-            loader=FileSystemLoader(config.templates_dir),
-            autoescape=select_autoescape(enabled_extensions=("html", "xml"), default=False),
-            undefined=StrictUndefined,
-            auto_reload=False,
-        )
-        self._resolved: dict[tuple[str, str, str], tuple[str, dict[str, Template]]] = {}
         self._default_locale = normalise_locale(config.default_locale)
+        self.languages = renderable_languages(
+            config.templates_dir, config.supported_locales, self._default_locale
+        )
+        self._envs: dict[str, Environment] = {}
+        self._resolved: dict[tuple[str, str, str], tuple[str, dict[str, Template]]] = {}
+        # The default language's: the landing page and the template checks use it.
+        self.env = self.env_for(self._default_locale)
+
+    def env_for(self, language: str) -> Environment:
+        """The environment whose ``gettext`` speaks ``language`` (a language with a catalogue;
+        anything else gets the default's)."""
+        language = self.choice(language).locale
+        env = self._envs.get(language)
+        if env is None:
+            env = Environment(
+                loader=FileSystemLoader(self.config.templates_dir),
+                autoescape=select_autoescape(enabled_extensions=("html", "xml"), default=False),
+                undefined=StrictUndefined,
+                auto_reload=False,
+                extensions=["jinja2.ext.i18n"],
+            )
+            env.policies["ext.i18n.trimmed"] = True
+            try:
+                found = translations(self.config.templates_dir, language)
+            except FileNotFoundError:  # a default without a catalogue: enrich check names it
+                found = NullTranslations()
+            env.install_gettext_translations(found, newstyle=True)  # type: ignore[attr-defined]
+            self._envs[language] = env
+        return env
+
+    def choice(self, locale: str | None) -> LocaleChoice:
+        """The language a message for ``locale`` is written in, and why when it is another."""
+        return choose_locale(locale, self.languages, self._default_locale)
 
     # -- template lookup -------------------------------------------------------------------
 
@@ -124,42 +153,36 @@ class Renderer:
         self, channel: str, name: str, locale: str
     ) -> tuple[str, dict[str, Template]]:
         """(chosen locale, {part: compiled template}) for one channel, template name and locale."""
-        key = (channel, name, locale)
+        language = self.choice(locale).locale
+        key = (channel, name, language)
         found = self._resolved.get(key)
         if found is None:
-            found = self._resolve(channel, name, locale)
+            found = language, self._resolve(channel, name, language)
             self._resolved[key] = found
         return found
 
     def require(self, channel: str, name: str) -> None:
-        """Fail fast (ConfigurationError) when ``name`` has no template in the default locale."""
+        """Fail fast (ConfigurationError) when ``name`` has no template."""
         self.templates_for(channel, name, self._default_locale)
 
-    def _resolve(self, channel: str, name: str, locale: str) -> tuple[str, dict[str, Template]]:
+    def _resolve(self, channel: str, name: str, language: str) -> dict[str, Template]:
         if channel not in _PARTS:
             raise ConfigurationError(f"unknown channel {channel!r}")
         if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
             raise ConfigurationError(f"invalid template name {name!r}")
-        primary, *others = _PARTS[channel]
-        for candidate in locale_candidates(locale, self._default_locale):
+        env = self.env_for(language)
+        parts = {}
+        for part in _PARTS[channel]:
             try:
-                main = self._load(f"{channel}/{name}.{candidate}.{primary}")
-            except TemplateNotFound:
-                continue
-            parts = {primary: main}
-            for part in others:
-                try:
-                    parts[part] = self._load(f"{channel}/{name}.{candidate}.{part}")
-                except TemplateNotFound as err:
-                    raise ConfigurationError(f"template {err.name} is missing") from err
-            return candidate, parts
-        raise ConfigurationError(
-            f"template {channel}/{name}.{self._default_locale}.{primary} is missing"
-        )
+                parts[part] = self._load(env, f"{channel}/{name}.{part}")
+            except TemplateNotFound as err:
+                raise ConfigurationError(f"template {err.name} is missing") from err
+        return parts
 
-    def _load(self, path: str) -> Template:
+    @staticmethod
+    def _load(env: Environment, path: str) -> Template:
         try:
-            return self.env.get_template(path)
+            return env.get_template(path)
         except TemplateSyntaxError as err:
             raise ConfigurationError(
                 f"template {path} line {err.lineno}: syntax error: {err.message}"
@@ -276,7 +299,7 @@ class Renderer:
     def letter_document(self, pages: Sequence[str]) -> str:
         """Wraps already rendered pages into one HTML document (page size, fonts, styles)."""
         try:
-            document = self.env.get_template(_LETTER_DOCUMENT)
+            document = self.env_for(self._default_locale).get_template(_LETTER_DOCUMENT)
         except TemplateNotFound as err:
             raise ConfigurationError(f"template {_LETTER_DOCUMENT} is missing") from err
         try:

@@ -17,12 +17,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from enrich.runtime import get_engine, outreach_config
 from enrich.settings import Settings
+from enrich.web import i18n as page_text
 from models.campaigns.spec import CampaignError, load_campaign
 from models.consent.notices import NoticeError, notice_problems
 from models.db import current_revision, head_revision
 from models.messages.in_doubt import accepted_without_events
 from models.types import utcnow
 from outreach.errors import ConfigurationError
+from outreach.i18n import catalogue_problems
 from outreach.render import Renderer
 
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -77,14 +79,24 @@ def check_campaign(settings: Settings) -> Iterator[Finding]:
         try:
             renderer.require(step.channel, step.template)
         except ConfigurationError:
-            missing.append(f"{step.channel}/{step.template}.{settings.default_locale}")
+            missing.append(f"{step.channel}/{step.template}")
     if missing:
-        yield _problem(
-            "templates",
-            f"missing in ENRICH_TEMPLATES_DIR for the default locale: {', '.join(missing)}",
-        )
+        yield _problem("templates", f"missing in ENRICH_TEMPLATES_DIR: {', '.join(missing)}")
     else:
         yield _ok("campaign", f"{spec.key}: {len(spec.ladder)} steps, every template present")
+
+
+def check_languages(settings: Settings) -> Iterator[Finding]:
+    """Every supported locale has a catalogue translating every string the messages and the
+    landing page use (outreach.i18n); English, the source language, may leave them as is."""
+    languages = list(dict.fromkeys([settings.default_locale, *settings.supported_locales]))
+    problems = catalogue_problems(
+        settings.templates_dir, languages, python_files=[Path(page_text.__file__)]
+    )
+    for problem in problems:
+        yield _problem("languages", f"{problem} (ENRICH_TEMPLATES_DIR, ENRICH_SUPPORTED_LOCALES)")
+    if not problems:
+        yield _ok("languages", f"every string translated in {', '.join(languages)}")
 
 
 def check_notices(settings: Settings) -> Iterator[Finding]:
@@ -258,6 +270,7 @@ def check_configuration(settings: Settings) -> list[Finding]:
     for check in (
         check_database,
         check_campaign,
+        check_languages,
         check_notices,
         check_email,
         check_sms,

@@ -58,6 +58,10 @@ def _summary(report: ImportReport) -> Table:
         rows.append(("  of them erased people", report.rows_erased))
     rows += [(f"invalid {column}", n) for column, n in sorted(report.invalid_values.items())]
     rows += [(f"refused {column}", n) for column, n in sorted(report.refused_values.items())]
+    rows += [
+        (f"{column} not supported, default used", n)
+        for column, n in sorted(report.substituted_values.items())
+    ]
     if report.opted_out_kept:
         rows.append(("values kept opted out", report.opted_out_kept))
     for label, count in rows:

@@ -77,7 +77,8 @@ def send_challenges(
             template=row.template,
             locale=locale,
             recipient=cp.value,
-            link=f"{base}/e/{ch.secret}" if email else f"{base}/c",
+            # The confirmation page opens in the language the email is written in.
+            link=f"{base}/e/{ch.secret}?lang={locale}" if email else f"{base}/c",
             given_name=profile.given_name if profile else None,
             family_name=profile.family_name if profile else None,
             code=None if email else ch.secret,

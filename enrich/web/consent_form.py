@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from enrich.web.forms import LinkForm
+from enrich.web.i18n import PageText
 from models.answers.personal_link import LinkContext
-from models.consent.notices import NoticeError, ShownNotice, load_notice
+from models.consent.notices import Notice, NoticeError, ShownNotice, load_notice, notice_path
 from models.consent.record import NOT_OFFERED, NOTICE_CHANGED
+from outreach.i18n import LANGUAGE_NAMES
 
 CONSENT_VALUES = {"granted": True, "withdrawn": False, "unanswered": None}
 _CURRENT = {True: "granted", False: "withdrawn", None: "unanswered"}
@@ -27,8 +29,25 @@ def field_name(purpose: str, channel: str) -> str:
     return f"consent_{purpose}_{channel}"
 
 
+def notice_for(
+    templates_dir: Path, *, purpose: str, version: str, lang: str, default: str
+) -> Notice:
+    """The notice in the page's language; a language without its own text (a published legal
+    text, translated when the organisation publishes one) gets the default language's, which
+    the page says and the consent records (``Notice.locale``)."""
+    if lang != default and not notice_path(templates_dir, purpose, version, lang).is_file():
+        lang = default
+    return load_notice(templates_dir, purpose=purpose, version=version, locale=lang)
+
+
 def questions(
-    templates_dir: Path, ctx: LinkContext, lang: str, text: dict[str, Any], typed: dict[str, str]
+    templates_dir: Path,
+    ctx: LinkContext,
+    lang: str,
+    text: PageText,
+    typed: dict[str, str],
+    *,
+    default: str,
 ) -> list[dict[str, Any]]:
     """What the form shows per purpose: the notice's question and text, one choice per channel
     (the posted answer after an error, else the one in force)."""
@@ -36,14 +55,16 @@ def questions(
     for p in ctx.purposes:
         if not p.channels:
             continue
-        notice = load_notice(templates_dir, purpose=p.key, version=p.text_version, locale=lang)
+        notice = notice_for(
+            templates_dir, purpose=p.key, version=p.text_version, lang=lang, default=default
+        )
         channels = []
         for channel in p.channels:
             name = field_name(p.key, channel)
             channels.append(
                 {
                     "name": name,
-                    "label": text["consent_channels"][channel],
+                    "label": text[f"consent_{channel}"],
                     "chosen": typed.get(name, _CURRENT[p.answers.get(channel)]),
                 }
             )
@@ -55,6 +76,9 @@ def questions(
                 "question": notice.question,
                 "paragraphs": notice.paragraphs,
                 "notice": f"{notice.version}:{notice.sha256}",
+                # Another language's text when the page's has none: marked, and said.
+                "notice_lang": notice.locale,
+                "notice_language": LANGUAGE_NAMES.get(notice.locale, notice.locale),
                 "channels": channels,
             }
         )
@@ -69,7 +93,9 @@ class ConsentInput:
     error: str | None = None
 
 
-def read_answers(templates_dir: Path, form: LinkForm, ctx: LinkContext, lang: str) -> ConsentInput:
+def read_answers(
+    templates_dir: Path, form: LinkForm, ctx: LinkContext, lang: str, *, default: str
+) -> ConsentInput:
     """The answers and notices a form posted; ``error`` when they cannot be taken as posted."""
     read = ConsentInput()
     asked = {field_name(p.key, c): (p.key, c) for p in ctx.purposes for c in p.channels}
@@ -90,12 +116,14 @@ def read_answers(templates_dir: Path, form: LinkForm, ctx: LinkContext, lang: st
             continue
         version, _, digest = posted.partition(":")
         try:
-            notice = load_notice(templates_dir, purpose=p.key, version=version, locale=lang)
+            notice = notice_for(
+                templates_dir, purpose=p.key, version=version, lang=lang, default=default
+            )
         except NoticeError:
             read.error = read.error or NOTICE_CHANGED
             continue
         if digest != notice.sha256:  # public, not a secret: no constant-time compare needed
             read.error = read.error or NOTICE_CHANGED  # the text changed since it was shown
             continue
-        read.notices[p.key] = ShownNotice(notice.version, lang, notice.sha256)
+        read.notices[p.key] = ShownNotice(notice.version, notice.locale, notice.sha256)
     return read

@@ -26,11 +26,11 @@ from enrich.web.i18n import error_text
 from enrich.web.pages import Pages, page_language, rate_limited
 from models.answers.form_rules import ACTIONS
 from models.answers.link_tokens import hash_presented
-from models.answers.personal_link import LinkContext, open_link, record_opened
+from models.answers.personal_link import LinkContext, message_locale, open_link, record_opened
 from models.answers.proof_of_control import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email
 from models.answers.rights import object_through_link
 from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
-from models.tables import Profile, VerificationToken
+from models.tables import Outreach, Profile, VerificationToken
 from models.types import utcnow
 
 # Pages, not an API: kept out of the OpenAPI document. Every route is a plain ``def``: FastAPI
@@ -62,7 +62,9 @@ def _form_page(
     settings = pages.settings
     text = pages.text(lang)
     nonce = csrf.nonce_for(request)
-    purposes = questions(settings.templates_dir, ctx, lang, text, consents or {})
+    purposes = questions(
+        settings.templates_dir, ctx, lang, text, consents or {}, default=settings.default_locale
+    )
     typed = {name: "" for name in _TYPED} | (values or {})
     return pages.render(
         "form.html",
@@ -86,17 +88,17 @@ def landing_page(
     token: str, request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:
     pages = services.pages
-    limited = rate_limited(request, pages, services.limiter, page_language(request))
+    limited = rate_limited(request, pages, services.limiter, page_language(request, pages))
     if limited is not None:
         return limited
     now = utcnow()
     ctx = open_link(session=session, token=token, now=now)
     if ctx is None:
-        return pages.invalid(page_language(request))
+        return pages.invalid(page_language(request, pages))
     # The report's "link opened": kept even if the page then fails to render.
     record_opened(session=session, token_id=ctx.token_id, now=now)
     session.commit()
-    return _form_page(request, pages, ctx, token, page_language(request, locale=ctx.locale))
+    return _form_page(request, pages, ctx, token, page_language(request, pages, locale=ctx.locale))
 
 
 def _parse(form: LinkForm) -> tuple[SubmissionForm, dict[str, str], dict[str, str]]:
@@ -135,14 +137,14 @@ def submit_page(
     services: ServicesDep,
 ) -> Response:
     pages, settings = services.pages, services.pages.settings
-    lang = page_language(request, form.lang)
+    lang = page_language(request, pages, form.lang)
     if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
     now = utcnow()
     ctx = open_link(session=session, token=token, now=now)
     if ctx is None:
         return pages.invalid(lang)
-    lang = page_language(request, form.lang, ctx.locale)
+    lang = page_language(request, pages, form.lang, ctx.locale)
     if not csrf.valid(request, settings, f"/c/{token}", form.csrf_token):
         return pages.forbidden(lang)
     if form.stop_contacting == "yes":  # an objection; the rest of the form is not applied
@@ -152,7 +154,7 @@ def submit_page(
         session.commit()
         return pages.message(lang, "objected", "objected", 200)
     sub, values, chosen = _parse(form)
-    answers = read_answers(settings.templates_dir, form, ctx, lang)
+    answers = read_answers(settings.templates_dir, form, ctx, lang, default=settings.default_locale)
     errors: dict[str, str] = {"consents": answers.error} if answers.error else {}
     if form.stop_contacting:
         errors["objection"] = "objection: invalid answer"
@@ -237,7 +239,7 @@ def code_page(
     services: ServicesDep,
 ) -> Response:
     pages, settings = services.pages, services.pages.settings
-    lang = page_language(request, form.lang)
+    lang = page_language(request, pages, form.lang)
     if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
     if not csrf.valid(request, settings, "/code", form.csrf_token):
@@ -268,7 +270,7 @@ def code_page(
         nonce=nonce,
         challenge=form.challenge if wrong else None,
         code_csrf=csrf.form_token(settings, "/code", nonce),
-        code_error=text["code_wrong"].format(n=result.attempts_left)
+        code_error=text.attempts_left(result.attempts_left)
         if wrong
         else text[f"code_{result.status}"],
     )
@@ -278,7 +280,8 @@ def code_page(
 
 
 def _confirm_locale(session: Session, token: str) -> str | None:
-    """The profile locale behind a live confirmation token, None when it is not live."""
+    """The locale of the message behind a live confirmation token (else the profile's), None
+    when it is not live."""
     digest = hash_presented(token)
     if digest is None:
         return None
@@ -289,8 +292,8 @@ def _confirm_locale(session: Session, token: str) -> str | None:
     ).first()
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
-    profile = session.get(Profile, row.profile_id)
-    return profile.locale if profile else "nl"
+    outreach = session.get(Outreach, row.outreach_id) if row.outreach_id else None
+    return message_locale(outreach, session.get(Profile, row.profile_id))
 
 
 @router.get("/e/{token}", response_class=HTMLResponse)
@@ -298,13 +301,13 @@ def email_page(
     token: str, request: Request, session: SessionDep, services: ServicesDep
 ) -> Response:
     pages = services.pages
-    limited = rate_limited(request, pages, services.limiter, page_language(request))
+    limited = rate_limited(request, pages, services.limiter, page_language(request, pages))
     if limited is not None:
         return limited
     locale = _confirm_locale(session, token)
     if locale is None:
-        return pages.invalid(page_language(request))
-    lang = page_language(request, locale=locale)
+        return pages.invalid(page_language(request, pages))
+    lang = page_language(request, pages, locale=locale)
     nonce = csrf.nonce_for(request)
     return pages.render(
         "email_confirm.html",
@@ -325,11 +328,11 @@ def email_confirm(
     services: ServicesDep,
 ) -> Response:
     pages = services.pages
-    lang = page_language(request, form.lang)
+    lang = page_language(request, pages, form.lang)
     if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
     locale = _confirm_locale(session, token)
-    lang = page_language(request, form.lang, locale)
+    lang = page_language(request, pages, form.lang, locale)
     if locale is None:
         return pages.invalid(lang)
     if not csrf.valid(request, pages.settings, f"/e/{token}", form.csrf_token):

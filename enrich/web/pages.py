@@ -1,7 +1,8 @@
-"""The HTML pages every customer-facing route answers with, rendered by the one Jinja2 environment.
+"""The HTML pages every customer-facing route answers with, in the page's language.
 
-The environment is the renderer's (:class:`outreach.render.Renderer`): HTML is autoescaped and
-a missing variable fails at render time (``StrictUndefined``) instead of showing a blank.
+The environments are the renderer's (:class:`outreach.render.Renderer`), one per language with
+its catalogue installed: HTML is autoescaped and a missing variable fails at render time
+(``StrictUndefined``) instead of showing a blank.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment
 
 from enrich.settings import Settings
 from enrich.web import csrf
-from enrich.web.i18n import LANGUAGE_NAMES, LANGUAGES, choose_language, strings
+from enrich.web.i18n import LANGUAGE_NAMES, PageText, choose_language
 from enrich.web.ratelimit import SharedFixedWindow
 from models.types import utcnow
+from outreach.i18n import translations
+from outreach.render import Renderer
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,20 @@ class Pages:
     """Renders ``templates/landing/`` pages in a language, with the settings of this app."""
 
     settings: Settings
-    env: Environment
+    renderer: Renderer
 
-    def text(self, lang: str) -> dict[str, Any]:
-        return strings(self.settings.templates_dir, lang)
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The page languages: the supported locales with a catalogue, default first."""
+        return tuple(dict.fromkeys(x.split("-")[0] for x in self.renderer.languages))
+
+    def language(self, requested: object, message_locale: str | None = None) -> str:
+        return choose_language(
+            requested, message_locale, self.languages, self.settings.default_locale
+        )
+
+    def text(self, lang: str) -> PageText:
+        return PageText(lang, translations(self.settings.templates_dir, lang))
 
     def render(
         self,
@@ -41,12 +53,12 @@ class Pages:
         headers: dict[str, str] | None = None,
         **context: Any,
     ) -> HTMLResponse:
-        page = self.env.get_template(f"landing/{name}")
+        page = self.renderer.env_for(lang).get_template(f"landing/{name}")
+        names = [(c, LANGUAGE_NAMES.get(c, c)) for c in self.languages]
         html = page.render(
-            t=self.text(lang),
             lang=lang,
             organisation=self.settings.organisation_name,
-            switch=[(c, LANGUAGE_NAMES[c]) for c in LANGUAGES] if switch else None,
+            switch=names if switch else None,
             **context,
         )
         response = HTMLResponse(html, status_code=status, headers=headers)
@@ -89,6 +101,9 @@ def rate_limited(
     return pages.message(lang, "too_many", "too-many", 429, headers={"Retry-After": str(wait)})
 
 
-def page_language(request: Request, asked: str | None = None, locale: str | None = None) -> str:
-    """The form's ``lang``, else the query's, else the profile's locale (see :mod:`i18n`)."""
-    return choose_language(asked or request.query_params.get("lang"), locale)
+def page_language(
+    request: Request, pages: Pages, asked: str | None = None, locale: str | None = None
+) -> str:
+    """The form's ``lang``, else the query's, else the locale of the customer's message (see
+    :mod:`enrich.web.i18n`); an unsupported ``lang`` is ignored."""
+    return pages.language(asked or request.query_params.get("lang"), locale)

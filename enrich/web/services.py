@@ -32,7 +32,7 @@ def build_services(settings: Settings) -> WebServices:
     renderer = Renderer(outreach_config(settings))
     return WebServices(
         renderer=renderer,
-        pages=Pages(settings, renderer.env),
+        pages=Pages(settings, renderer),
         channels=build_channels(confirmation_config(settings), renderer),
         limiter=SharedFixedWindow(
             get_engine(settings),

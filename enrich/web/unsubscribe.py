@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)  # a page, not an API
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(token: str, request: Request, services: ServicesDep) -> Response:
     pages = services.pages
-    lang = page_language(request)
+    lang = page_language(request, pages)
     if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
     return pages.render("unsubscribe.html", lang, action=f"/u/{token}")
@@ -38,7 +38,7 @@ def unsubscribe_post(
     services: ServicesDep,
 ) -> Response:
     pages = services.pages
-    lang = page_language(request, form.lang)
+    lang = page_language(request, pages, form.lang)
     if (limited := rate_limited(request, pages, services.limiter, lang)) is not None:
         return limited
     one_click = form.list_unsubscribe == "One-Click"

@@ -129,6 +129,13 @@ def _purposes(session: Session, profile_id: int, spec: CampaignSpec | None) -> l
     return views
 
 
+def message_locale(outreach: Outreach | None, profile: Profile | None) -> str:
+    """The locale a message was written in (recorded on its outreach row), else the profile's."""
+    if outreach is not None and outreach.locale:
+        return outreach.locale
+    return profile.locale if profile else "nl"
+
+
 def link_context(session: Session, row: VerificationToken) -> LinkContext:
     token_id = stored_id(row)
     profile = session.get(Profile, row.profile_id)
@@ -150,7 +157,8 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
     return LinkContext(
         token_id=token_id,
         profile_id=row.profile_id,
-        locale=profile.locale if profile else "nl",
+        # The page speaks the language of the message the customer came from.
+        locale=message_locale(outreach, profile),
         outreach_id=row.outreach_id,
         channel=outreach.channel if outreach else None,
         outreach_contact_point_id=outreach.contact_point_id if outreach else None,

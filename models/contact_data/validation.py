@@ -286,22 +286,31 @@ def _supported_tags(supported: tuple[str, ...]) -> dict[str, str]:
     return by_key
 
 
-def normalise_locale(raw: str | None, *, supported: Iterable[str], default: str) -> str:
-    """The supported locale closest to ``raw``, or ``default``.
+def supported_locale(
+    raw: str | None, *, supported: Iterable[str], default: str
+) -> tuple[str, str | None]:
+    """The supported locale closest to ``raw`` and None, or ``default`` and the reason.
 
     The region is kept only when the supported list names that regional locale itself (e.g.
-    "nl-BE" when templates exist for Belgian Dutch); otherwise "nl_NL" becomes "nl". Results use
-    the hyphenated tag form ("nl", "nl-BE").
+    "nl-BE" when templates exist for Belgian Dutch); otherwise "nl_NL" becomes "nl": the same
+    language, so no reason. Another language is never chosen silently: "it" with Italian not
+    supported gives ``default`` and "locale it not supported: nl used" (a tag, no other text).
+    Results use the hyphenated tag form ("nl", "nl-BE").
     """
     by_key = _supported_tags(tuple(supported))
     parsed_raw = parse_locale(raw)
     if parsed_raw is None:
-        return default
+        return default, "locale unreadable: " + default + " used"
     language, territory = parsed_raw
     for key in (_locale_tag(language, territory), language):
         if key.lower() in by_key:
-            return by_key[key.lower()]
-    return default
+            return by_key[key.lower()], None
+    return default, f"locale {_locale_tag(language, territory)} not supported: {default} used"
+
+
+def normalise_locale(raw: str | None, *, supported: Iterable[str], default: str) -> str:
+    """The supported locale closest to ``raw``, or ``default`` (see :func:`supported_locale`)."""
+    return supported_locale(raw, supported=supported, default=default)[0]
 
 
 # Postal code formats; the value is matched after upper-casing and collapsing spaces.

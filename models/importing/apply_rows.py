@@ -113,7 +113,8 @@ class _Chunk:
         self.audits.append({
             "action": action, "entity_type": action.split(".")[0], "entity_id": entity_id,
             "profile_id": profile_id, "before": _jsonable(before), "after": _jsonable(after),
-            "evidence": {"file": self.ctx.source_name, "line": row.line},
+            "evidence": {"file": self.ctx.source_name, "line": row.line,
+                         **({"notes": row.notes} if row.notes else {})},
         })  # fmt: skip
 
     def refuse_erased(self, rows: list[Row]) -> list[Row]:

@@ -18,10 +18,10 @@ from models.contact_data.validation import (
     normalise_address,
     normalise_country,
     normalise_email,
-    normalise_locale,
     normalise_phone,
     normalise_text,
     parse_locale,
+    supported_locale,
     visible,
 )
 from models.safe_csv import restore
@@ -153,7 +153,8 @@ class RejectRow:
     column: str
     value: str
     reason: str
-    kind: Literal["rejected", "invalid", "refused"]
+    # substituted: stored as another value, said in ``reason`` (an unsupported locale)
+    kind: Literal["rejected", "invalid", "refused", "substituted"]
 
 
 @dataclass
@@ -169,6 +170,9 @@ class ImportReport:
     invalid_values: dict[str, int] = field(default_factory=dict)
     # Values left out because they hold characters no field may store (normalise_text).
     refused_values: dict[str, int] = field(default_factory=dict)
+    # Values stored as another one: a locale not supported becomes the default (the reason is
+    # in ``rejects`` and on the profile's audit row).
+    substituted_values: dict[str, int] = field(default_factory=dict)
     # Values not applied because the stored contact point of that kind is opted out.
     opted_out_kept: int = 0
     unknown_columns: list[str] = field(default_factory=list)
@@ -181,7 +185,11 @@ class ImportReport:
         if kind == "rejected":
             self.rows_rejected += 1
         else:
-            counts = self.invalid_values if kind == "invalid" else self.refused_values
+            counts = {
+                "invalid": self.invalid_values,
+                "refused": self.refused_values,
+                "substituted": self.substituted_values,
+            }[kind]
             counts[column] = counts.get(column, 0) + 1
 
 
@@ -191,6 +199,8 @@ class Row:
     external_id: str
     profile: dict[str, str]  # only the fields the file gives a value for
     points: dict[str, dict[str, Any]]  # kind -> desired contact-point columns
+    # What the import did not take as given, for the audit row (no personal data).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -267,6 +277,7 @@ def plan_row(line: int, cells: dict[str, str], report: ImportReport, rules: RowR
 
     refused = refuse_text(line, cells, report)
     profile: dict[str, str] = {}
+    notes: list[str] = []
     for column in NAME_COLUMNS:
         if cells[column]:
             profile[column] = cells[column][:200]
@@ -274,9 +285,12 @@ def plan_row(line: int, cells: dict[str, str], report: ImportReport, rules: RowR
         if parse_locale(cells["locale"]) is None:
             invalid("locale", "locale: unknown")
         else:
-            profile["locale"] = normalise_locale(
+            profile["locale"], substituted = supported_locale(
                 cells["locale"], supported=rules.supported_locales, default=rules.default_locale
             )
+            if substituted:
+                report.add(line, "locale", cells["locale"], substituted, "substituted")
+                notes.append(substituted)
     country = normalise_country(cells["country"])
     if cells["country"] and country is None:
         invalid("country", "country: unknown")
@@ -321,7 +335,7 @@ def plan_row(line: int, cells: dict[str, str], report: ImportReport, rules: RowR
         points["postal"] = _point(address.value, raw, status, address.reason)
         for column in (*ADDRESS_COLUMNS, "country"):
             points["postal"][column] = getattr(address, column) or None
-    return Row(line, cells["external_id"], profile, points)
+    return Row(line, cells["external_id"], profile, points, notes)
 
 
 def read_rows(

@@ -32,6 +32,7 @@ from models.vocabulary import ACTIVE, PENDING
 from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, ProviderError
+from outreach.i18n import renderable_languages
 from outreach.sending.asks import pending_asks
 from outreach.sending.attempts import claim, note_doubts, release, settle_in_doubt
 from outreach.sending.leases import leased
@@ -352,7 +353,15 @@ def send_due_steps(
             return BatchOutcome(elsewhere=elsewhere)
         with engine.begin() as conn:
             skipped, exhausted, waiting = write_ahead(
-                conn, enrollment_ids=lease.ids, spec=spec, now=now, respect=respect
+                conn,
+                enrollment_ids=lease.ids,
+                spec=spec,
+                now=now,
+                respect=respect,
+                languages=renderable_languages(
+                    config.templates_dir, config.supported_locales, config.default_locale
+                ),
+                default_locale=config.default_locale,
             )
         with engine.connect() as conn:
             pending = _pending(conn, lease.ids)

@@ -30,6 +30,7 @@ from models.vocabulary import (
     USABLE_STATUSES,
     VERIFIED,
 )
+from outreach.i18n import choose_locale
 
 NO_USABLE = {"email": "no usable email", "sms": "no usable mobile", "letter": "no usable address"}
 # Among usable contact points of a kind: the primary first, then the best-verified, the newest.
@@ -62,9 +63,14 @@ def write_ahead(
     spec: CampaignSpec,
     now: datetime,
     respect: Respect | None,
+    languages: Sequence[str] = (),
+    default_locale: str = "nl",
 ) -> tuple[int, int, int]:
     """Phase 1: pending and skipped Outreach rows, or a wait with its reason when the step may
-    not go out now; (skipped rows, exhausted enrollments, waiting enrollments)."""
+    not go out now; (skipped rows, exhausted enrollments, waiting enrollments).
+
+    With ``languages`` (those with a catalogue), a profile whose locale has none gets its
+    message in ``default_locale``: the row records that locale and, in its reason, why."""
     e, p, cp = ENROLLMENT.c, PROFILE.c, CONTACT.c
     usable = and_(
         cp.profile_id == e.profile_id,
@@ -140,11 +146,13 @@ def write_ahead(
             if hold is not None:  # nothing is written for the step until it may go out
                 waits.append({"b_id": enrollment_id, "b_due": hold.until, "b_reason": hold.reason})
                 continue
+        choice = choose_locale(head.locale, languages, default_locale) if languages else None
+        language_note = f"; {choice.reason}" if choice and choice.reason else ""
         base = {
             "enrollment_id": enrollment_id,
             "round_id": head.round_id,
             "profile_id": head.profile_id,
-            "locale": head.locale,
+            "locale": choice.locale if choice and choice.reason else head.locale,
             "created_at": now,
             "updated_at": now,
         }
@@ -174,7 +182,7 @@ def write_ahead(
                 "template": step.template,
                 "contact_point_id": best[step.channel].cp_id,
                 "status": PENDING,
-                "reason": _step_reason(head.round_id, index, step, head.gap_mask),
+                "reason": _step_reason(head.round_id, index, step, head.gap_mask) + language_note,
             }
         )
     # Whether an exhausted profile counts as unreachable depends on its answers (see there).

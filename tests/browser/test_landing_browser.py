@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings
-from models.tables import CONTACT, ENROLLMENT, TOKEN
+from models.tables import CONTACT, ENROLLMENT, OUTREACH, TOKEN
 from models.types import utcnow
 from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, POSTAL_OK, Case, make_case
 
@@ -279,6 +279,42 @@ def test_language_follows_profile_and_switches(
     page.wait_for_load_state()
     assert html_lang(page) == "nl"
     assert page.locator("#submit").inner_text().strip() == dutch_button
+
+
+# The heading a customer reads in each language, and the language's name in the switch.
+HEADINGS = {
+    "nl": ("Uw contactgegevens", "Nederlands"),
+    "en": ("Your contact details", "English"),
+    "de": ("Ihre Kontaktdaten", "Deutsch"),
+    "fr": ("Vos coordonnées", "Français"),
+    "sv": ("Dina kontaktuppgifter", "Svenska"),
+    "es": ("Sus datos de contacto", "Español"),
+    "pt": ("Os seus dados de contacto", "Português"),
+}
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "sv", "es", "pt"])
+def test_a_customer_from_a_message_in_their_language_reads_it_and_can_switch(
+    page: Page, live_server: str, engine: Engine, language: str
+) -> None:
+    """The page follows the locale recorded on the message the link came in, whatever the
+    profile says; the switch then leads to the default language."""
+    case = fresh_case(engine, [EMAIL_OK, MOBILE_OK, POSTAL_OK], gaps=["bounced_email"])
+    with engine.begin() as conn:
+        conn.execute(
+            update(OUTREACH).where(OUTREACH.c.id == case.outreach_id).values(locale=language)
+        )
+    page.goto(link(live_server, case))
+    heading, name = HEADINGS[language]
+    assert html_lang(page) == language
+    assert page.locator("h1").first.inner_text().strip() == heading
+    current = page.locator("nav a[aria-current='true']")
+    assert current.inner_text().strip() == name
+    assert page.locator("nav a").count() == len(HEADINGS)
+    page.get_by_role("link", name="Nederlands", exact=True).click()
+    page.wait_for_load_state()
+    assert html_lang(page) == "nl"
+    assert page.locator("h1").first.inner_text().strip() == HEADINGS["nl"][0]
 
 
 def test_every_input_has_a_label_and_keyboard_reaches_the_form(

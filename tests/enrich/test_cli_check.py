@@ -99,7 +99,7 @@ def test_a_missing_template_and_an_unmigrated_database(
     )
     assert code == 1
     text = "\n".join(lines)
-    assert "missing in ENRICH_TEMPLATES_DIR for the default locale: email/ask.nl" in text
+    assert "missing in ENRICH_TEMPLATES_DIR: email/ask" in text
     assert "schema at nothing" in text and "run `enrich init`" in text
 
 

@@ -65,12 +65,15 @@ def test_language_follows_profile_and_switch(settings: Settings, engine: Engine)
         assert '<html lang="en">' in english.text and "Your contact details" in english.text
         assert 'aria-label="Language"' in english.text and ">Nederlands<" in english.text
         with engine.begin() as conn:
-            conn.execute(update(Profile).values(locale="de"))  # de falls back to English
-        assert '<html lang="en">' in client.get(f"/c/{case.token}").text
+            conn.execute(update(Profile).values(locale="de"))  # German is a page language
+        assert '<html lang="de">' in client.get(f"/c/{case.token}").text
         dutch = client.get(f"/c/{case.token}?lang=nl")
         assert '<html lang="nl">' in dutch.text and ">English<" in dutch.text
-        bogus = client.get(f"/c/{case.token}?lang=xx")
-        assert '<html lang="en">' in bogus.text
+        bogus = client.get(f"/c/{case.token}?lang=xx")  # ignored: the profile's language
+        assert '<html lang="de">' in bogus.text
+        with engine.begin() as conn:
+            conn.execute(update(Profile).values(locale="it"))  # no catalogue: the default
+        assert '<html lang="nl">' in client.get(f"/c/{case.token}").text
 
 
 def test_confirm_through_the_channel_that_reached_the_customer(

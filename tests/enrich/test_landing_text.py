@@ -6,7 +6,6 @@ real HTTP form, on SQLite and PostgreSQL; real names' characters still go throug
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -14,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from enrich.settings import Settings
+from enrich.web.i18n import PageText
 from models.tables import ContactPoint
+from outreach.i18n import translations
 from tests.enrich.landing_helpers import client_for, submit
 from tests.models.answers.personal_link_data import (
     EMAIL_OK,
@@ -26,7 +27,7 @@ from tests.models.answers.personal_link_data import (
 from tests.paths import REPO
 from tests.stored_text import refused_characters
 
-STRINGS = json.loads((REPO / "templates" / "landing" / "strings.json").read_text("utf-8"))
+STRINGS = {lang: PageText(lang, translations(REPO / "templates", lang)) for lang in ("nl", "en")}
 FULL: list[dict[str, Any]] = [EMAIL_OK, MOBILE_OK, POSTAL_OK]
 GOOD = {
     "email": "nieuw@example.nl",

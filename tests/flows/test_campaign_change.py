@@ -58,7 +58,7 @@ def campaign(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """A private campaign file, and the real templates plus an SMS template ``nudge``."""
     templates = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates)
-    (templates / "sms" / "nudge.nl.txt").write_text(f"{NUDGE_TEXT} {{{{ link }}}}\n")
+    (templates / "sms" / "nudge.txt").write_text(f"{NUDGE_TEXT} {{{{ link }}}}\n")
     file = CampaignFile(tmp_path / "campaign.yaml")
     file.write([EMAIL, SMS, LETTER])
     monkeypatch.setenv("ENRICH_CAMPAIGN_FILE", str(file.path))

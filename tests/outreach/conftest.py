@@ -36,12 +36,12 @@ def templates_dir(tmp_path: Path) -> Path:
     target = tmp_path / "templates"
     shutil.copytree(REPO / "templates", target)
     broken = "Contract {{ contract_number }} for {{ given_name }}\n"
-    for name in ("email/broken.nl.subject.txt", "email/broken.nl.txt", "sms/broken.nl.txt"):
+    for name in ("email/broken.subject.txt", "email/broken.txt", "sms/broken.txt"):
         (target / name).write_text(broken)
-    (target / "email/broken.nl.html").write_text(
+    (target / "email/broken.html").write_text(
         '{% extends "email/_layout.html" %}{% block body %}' + broken + "{% endblock %}"
     )
-    (target / "letter/broken.nl.html").write_text(
+    (target / "letter/broken.html").write_text(
         '{% extends "letter/_page.html" %}{% block body %}' + broken + "{% endblock %}"
     )
     return target

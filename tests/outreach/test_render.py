@@ -1,4 +1,4 @@
-"""Rendering: the locale picks the template, HTML is escaped, a missing variable fails alone."""
+"""Rendering: the locale picks the language, HTML is escaped, a missing variable fails alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from outreach.channels import build_channels
 from outreach.channels.base import in_doubt
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, RenderError
-from outreach.render import Renderer, locale_candidates
+from outreach.i18n import LocaleChoice, choose_locale, po_path
+from outreach.render import Renderer
 from tests.outreach.conftest import MakeMessage
 from tests.paths import REPO
 
@@ -25,7 +26,10 @@ HOSTILE = "<script>alert(1)</script>"
         ("nl-BE", "Kloppen uw contactgegevens nog?"),
         ("en_GB", "Are your contact details still correct?"),
         ("de-AT", "Sind Ihre Kontaktdaten noch aktuell?"),
-        ("pt-BR", "Kloppen uw contactgegevens nog?"),
+        ("pt-BR", "Os seus dados de contacto continuam corretos?"),
+        ("sv", "Stämmer dina kontaktuppgifter fortfarande?"),
+        ("es", "¿Siguen siendo correctos sus datos de contacto?"),
+        ("it", "Kloppen uw contactgegevens nog?"),
         ("", "Kloppen uw contactgegevens nog?"),
     ],
 )
@@ -51,13 +55,15 @@ def test_sms_and_letter_language_follows_locale(
 def test_unknown_language_falls_back_to_the_default_locale(
     outbox_config: OutreachConfig, make_message: MakeMessage
 ) -> None:
-    for path in outbox_config.templates_dir.glob("*/ask.fr.*"):
-        path.unlink()
+    po_path(outbox_config.templates_dir, "fr").unlink()
     renderer = Renderer(outbox_config)
     assert renderer.email(make_message("email", locale="fr-CA")).subject == (
         "Kloppen uw contactgegevens nog?"
     )
     assert "Geen sms meer?" in renderer.sms(make_message("sms", locale="fr-CA"))
+    # Never silently: the reason names the locale asked for and the one used.
+    assert renderer.choice("fr-CA") == LocaleChoice("nl", "locale fr-CA not supported: nl used")
+    assert renderer.choice("nl-BE") == LocaleChoice("nl")  # the same language, no fallback
 
 
 def test_language_fallback_before_default(
@@ -67,10 +73,15 @@ def test_language_fallback_before_default(
     assert subject.startswith("Vos coordonnées")
 
 
-def test_locale_candidates_order() -> None:
-    assert locale_candidates("nl_be", "nl") == ["nl-BE", "nl"]
-    assert locale_candidates("fr-CA", "nl") == ["fr-CA", "fr", "nl"]
-    assert locale_candidates("", "nl") == ["nl"]
+def test_locale_choice_order() -> None:
+    assert choose_locale("nl_be", ["nl", "nl-BE"], "nl") == LocaleChoice("nl-BE")
+    assert choose_locale("fr-CA", ["nl", "fr"], "nl") == LocaleChoice("fr")
+    assert choose_locale("fr-CA", ["nl"], "nl").reason == "locale fr-CA not supported: nl used"
+    assert choose_locale("", ["nl"], "nl") == LocaleChoice("nl", "no locale: nl used")
+    # Stored text that is not a locale tag is never quoted in the reason.
+    assert choose_locale("Jan de Vries", ["nl"], "nl").reason == (
+        "locale (unreadable) not supported: nl used"
+    )
 
 
 def test_hostile_name_is_escaped_in_html_only(
@@ -93,7 +104,7 @@ def test_missing_variable_names_template_and_variable_not_the_data(
     with pytest.raises(RenderError) as caught:
         Renderer(outbox_config).email(message)
     assert caught.value.variable == "contract_number"
-    assert caught.value.template.startswith("email/broken.nl")
+    assert caught.value.template.startswith("email/broken.")
     assert "contract_number" in str(caught.value)
     assert "Geheimnaam" not in str(caught.value)
     assert message.recipient not in str(caught.value)
@@ -122,7 +133,7 @@ def test_template_missing_everywhere_is_a_configuration_error(
     outbox_config: OutreachConfig, make_message: MakeMessage
 ) -> None:
     renderer = Renderer(outbox_config)
-    with pytest.raises(ConfigurationError, match=r"email/nosuch\.nl\.txt"):
+    with pytest.raises(ConfigurationError, match=r"email/nosuch\.txt"):
         renderer.email(make_message("email", template="nosuch"))
     with pytest.raises(ConfigurationError):
         renderer.require("letter", "nosuch")
@@ -132,8 +143,8 @@ def test_template_missing_everywhere_is_a_configuration_error(
 def test_syntax_error_is_a_configuration_error(
     outbox_config: OutreachConfig, make_message: MakeMessage
 ) -> None:
-    (outbox_config.templates_dir / "sms/bad.nl.txt").write_text("Hello {{ link ")
-    with pytest.raises(ConfigurationError, match=r"sms/bad\.nl\.txt line 1"):
+    (outbox_config.templates_dir / "sms/bad.txt").write_text("Hello {{ link ")
+    with pytest.raises(ConfigurationError, match=r"sms/bad\.txt line 1"):
         Renderer(outbox_config).sms(make_message("sms", template="bad"))
 
 
@@ -146,9 +157,9 @@ def test_the_shipped_templates_render_in_every_locale(
         outbox_dir=tmp_path, templates_dir=templates, base_url="https://enrich.example.org"
     )
     renderer = Renderer(config)
-    locales = {p.name.split(".")[1] for p in templates.glob("*/ask.*.*")}
-    assert {"nl", "en"} <= locales
-    for locale in sorted(locales):
+    locales = renderer.languages
+    assert set(locales) == {"nl", "en", "de", "fr", "sv", "es", "pt"}
+    for locale in locales:
         assert renderer.templates_for("email", "ask", locale)[0] == locale
         renderer.email(make_message("email", locale=locale, given_name=None))
         renderer.sms(make_message("sms", locale=locale))

@@ -6,6 +6,10 @@ exactly like the template rendered once with placeholders, the placeholders then
 values (HTML-escaped in HTML). Anything else a template could do with a value (a filter, a
 comparison, a macro, a ``set``, a loop over it) makes the template *unsafe*: its messages are
 then rendered one by one and checked. Templates it extends or includes are judged with it.
+
+A value passed by name to a translation that is output as it is (``{% trans given_name=... %}``
+with newstyle gettext: ``gettext(msgid, given_name=given_name)``) is plain output too: the
+translation is formatted with the value exactly as with its placeholder (escaped in HTML).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ _OPAQUE = (
     nodes.ContextReference,
     nodes.DerivedContextReference,
 )
+# The gettext functions of jinja2.ext.i18n (newstyle: named values are formatted in).
+_GETTEXT = frozenset({"gettext", "_", "ngettext", "pgettext", "npgettext"})
 
 
 def substitution_safe(env: Environment, template_names: Iterable[str]) -> bool:
@@ -78,11 +84,37 @@ def _referenced(tree: nodes.Template) -> list[str] | None:
     return names
 
 
+def _translated(tree: nodes.Template) -> set[int]:
+    """The per-message names passed by keyword to a translation that is output as it is."""
+    found = set()
+    for output in tree.find_all(nodes.Output):
+        for call in output.nodes:
+            if not (
+                isinstance(call, nodes.Call)
+                and isinstance(call.node, nodes.Name)
+                and call.node.name in _GETTEXT
+            ):
+                continue
+            counted = {id(arg) for arg in call.args}  # a plural's count picks the wording
+            for keyword in call.kwargs:
+                value = keyword.value
+                if (
+                    isinstance(value, nodes.Name)
+                    and value.name in INSERTABLE
+                    and id(value) not in counted
+                ):
+                    found.add(id(value))
+    return found
+
+
 def _uses_are_plain(tree: nodes.Template) -> bool:
+    translated = _translated(tree)
     stack: list[tuple[nodes.Node, nodes.Node | None]] = [(tree, None)]
     while stack:
         node, parent = stack.pop()
-        if isinstance(node, _OPAQUE) or not _plain_use(node, parent):
+        if isinstance(node, _OPAQUE):
+            return False
+        if id(node) not in translated and not _plain_use(node, parent):
             return False
         stack.extend((child, node) for child in node.iter_child_nodes())
     return True

@@ -32,7 +32,7 @@ def test_a_render_failure_records_nothing(
 ) -> None:
     profile(engine, GAPPY)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigurationError, match=r"moment/ask\.nl\.txt"):
+    with pytest.raises(ConfigurationError, match=r"moment/ask\.txt"):
         ask(engine, replace(config, templates_dir=tmp_path / "empty"))
     assert counts(engine) == dict.fromkeys(counts(engine), 0)
 
@@ -53,8 +53,11 @@ def test_unknown_channel_or_context_is_refused(
         ("nl", "Kloppen uw contactgegevens nog?"),
         ("en-GB", "Are your contact details still correct?"),
         ("de", "Sind Ihre Kontaktdaten noch aktuell?"),
-        ("fr", "Vos coordonnées sont-elles toujours exactes ?"),
-        ("es", "Kloppen uw contactgegevens nog?"),  # falls back to the default locale
+        ("fr", "Vos coordonnées sont-elles toujours à jour ?"),
+        ("sv", "Stämmer dina kontaktuppgifter fortfarande?"),
+        ("es", "¿Siguen siendo correctos sus datos de contacto?"),
+        ("pt-BR", "Os seus dados de contacto continuam corretos?"),
+        ("it", "Kloppen uw contactgegevens nog?"),  # falls back to the default locale
     ],
 )
 def test_block_in_the_customers_language(

@@ -40,7 +40,9 @@ def test_good_rows_become_profiles_with_contact_points_provenance_and_audit(
     report = run(engine, path, now=T0)
 
     assert (report.rows_read, report.profiles_created, report.rows_rejected) == (3, 3, 0)
-    assert report.rejects == []
+    # French is not supported here: the default is stored, and the report says so, per line.
+    assert outcomes(report) == [(4, "locale", "locale fr-FR not supported: nl used", "substituted")]
+    assert report.substituted_values == {"locale": 1}
     anna = profile(engine, "C1")
     assert (anna["given_name"], anna["family_name"], anna["locale"], anna["country"]) == (
         "Anna",
@@ -99,6 +101,7 @@ def test_wrong_number_of_fields_is_rejected(engine: Engine, tmp_path: Path) -> N
     assert outcomes(report) == [
         (2, "", "wrong number of fields: expected 11, got 12", "rejected"),
         (3, "", "wrong number of fields: expected 11, got 2", "rejected"),
+        (4, "locale", "locale fr-FR not supported: nl used", "substituted"),
     ]
     assert report.rejects[1].value == "C2,Bram"
     assert count(engine, P) == 1
@@ -109,7 +112,10 @@ def test_broken_quote_costs_one_row_and_the_rows_after_it_import(
 ) -> None:
     broken = 'C9,"Unterminated,Name,x@example.com,,,,,,NL,nl'
     report = run(engine, write(tmp_path, HEADER, ANNA, broken, BRAM, CAMILLE))
-    assert outcomes(report) == [(3, "", "broken quoting: unterminated quote", "rejected")]
+    assert outcomes(report) == [
+        (3, "", "broken quoting: unterminated quote", "rejected"),
+        (5, "locale", "locale fr-FR not supported: nl used", "substituted"),
+    ]
     assert report.profiles_created == 3
     assert profile(engine, "C2")["source"] == "import:customers.csv:4"
 
@@ -247,7 +253,10 @@ def test_optional_columns_bounced_email_and_fixed_line_phone(
     assert points(engine, "C2")["email"]["bounced_at"] == datetime(2024, 11, 3, 9, 15, tzinfo=UTC)
     assert "phone" not in points(engine, "C2")
     assert points(engine, "C3")["email"]["status"] == "valid"
-    assert outcomes(report) == [(4, "email_bounced_at", "date: not ISO 8601", "invalid")]
+    assert outcomes(report) == [
+        (4, "locale", "locale fr-FR not supported: nl used", "substituted"),
+        (4, "email_bounced_at", "date: not ISO 8601", "invalid"),
+    ]
 
 
 def test_semicolon_separated_export_with_bom(engine: Engine, tmp_path: Path) -> None:

@@ -1,5 +1,4 @@
-"""The SendGrid email channel against the local SendGrid stand-in: every customer gets exactly
-their own message once, whatever SendGrid answers."""
+"""The SendGrid channel against its stand-in: every customer gets their own message, once."""
 
 from __future__ import annotations
 
@@ -139,9 +138,9 @@ def test_2500_messages_go_in_three_requests_each_personal(
 def test_a_template_that_transforms_a_name_sends_those_messages_alone(
     state: SendGridState, make_channel: Any, make_message: MakeMessage, templates_dir: Path
 ) -> None:
-    (templates_dir / "email/shout.nl.subject.txt").write_text("Hallo {{ given_name|upper }}")
-    (templates_dir / "email/shout.nl.txt").write_text("HALLO {{ given_name|upper }}: {{ link }}")
-    (templates_dir / "email/shout.nl.html").write_text(
+    (templates_dir / "email/shout.subject.txt").write_text("Hallo {{ given_name|upper }}")
+    (templates_dir / "email/shout.txt").write_text("HALLO {{ given_name|upper }}: {{ link }}")
+    (templates_dir / "email/shout.html").write_text(
         "<p>HALLO {{ given_name|upper }}: <a href='{{ link }}'>{{ link }}</a></p>"
     )
     shouted = emails(make_message, 3, template="shout")
@@ -348,8 +347,8 @@ def test_timeout_after_sending_is_in_doubt_and_never_resent(
     assert results[0].error == (
         "no answer from SendGrid within 0.4s; the message may have been accepted"
     )
-    assert state.requests_seen == 1
     state.wait_answered(1)
+    assert state.requests_seen == 1
     assert state.accepted_per_outreach() == {str(m.outreach_id): 1 for m in messages}
 
 

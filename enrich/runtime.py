@@ -42,6 +42,9 @@ def outreach_config(settings: Settings | None = None) -> OutreachConfig:
         sender_email=s.sender_email,
         sender_name=s.sender_name,
         unsubscribe_mailto=s.unsubscribe_mailto,
+        organisation_website=s.organisation_website,
+        trust_phone=s.trust_phone,
+        trust_web_path=s.trust_web_path,
         default_locale=s.default_locale,
         supported_locales=tuple(s.supported_locales),
         token_ttl_days=s.token_ttl_days,
@@ -155,6 +158,7 @@ def plan_with_forecast(
         max_age_days=settings.verification_max_age_days,
         cooldown_days=settings.cooldown_days,
         exhausted_cooldown_days=settings.exhausted_cooldown_days,
+        declined_days=settings.declined_field_days,
     )
     forecast = make_forecast(
         conn,

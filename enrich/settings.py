@@ -3,7 +3,7 @@
 Nothing is built at import time: call :func:`get_settings`. Every value is checked once, when
 the settings are read, and the composite ones (send windows, frequency caps, API keys, trusted
 proxies) are parsed once into typed values (:attr:`Settings.send_windows`, ...). Flows read
-settings too, so this module imports nothing of ours but pure rules of ``models``.
+settings too, so this module imports nothing of ours but pure rules (``models``, outreach.trust).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from models.scheduling.windows import (
     parse_time,
     parse_window,
 )
+from outreach.trust import PublishedPhone, WebPath, WebsiteUrl
 
 DEFAULT_SECRET = "change-me-in-production"
 # A base URL on one of these hosts is a local demo: the default secret is tolerated there only.
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
         description="A profile whose ladder ran out is not selected again for this many days, "
         "unless its contact data changes or it answers on the landing page meanwhile.",
     )
+    # "I don't have one" (email, mobile) holds this long; a personal link takes this many sends.
+    declined_field_days: int = Field(default=365, ge=1)
+    link_max_submissions: int = Field(default=10, ge=1)
     batch_size: int = Field(default=1000, ge=1, le=50_000)
     letter_batch_size: int = Field(default=500, ge=1)
 
@@ -72,6 +76,10 @@ class Settings(BaseSettings):
     sender_email: str = "service@example.org"
     sender_name: str = "Example Energy"
     unsubscribe_mailto: str = "unsubscribe@example.org"
+    # How a customer checks a request is genuine, named in every message (outreach.trust).
+    organisation_website: WebsiteUrl = "https://www.example.org"
+    trust_phone: PublishedPhone = "020 123 4567"
+    trust_web_path: WebPath = "/contact-check"
     secret_key: SecretStr = Field(
         default=SecretStr(DEFAULT_SECRET),
         description="Signs CSRF tokens and unsubscribe links.",

@@ -62,6 +62,7 @@ def enrol_batch(
         max_age_days=settings.verification_max_age_days,
         cooldown_days=settings.cooldown_days,
         exhausted_cooldown_days=settings.exhausted_cooldown_days,
+        declined_days=settings.declined_field_days,
         batch_size=settings.batch_size,
         limit=limit,
         id_range=tuple(id_range),  # type: ignore[arg-type]

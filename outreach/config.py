@@ -46,6 +46,10 @@ class OutreachConfig:
     sender_email: str = "service@example.org"
     sender_name: str = "Example Energy"
     unsubscribe_mailto: str = "unsubscribe@example.org"
+    # How a customer checks a request is genuine (outreach.trust): checked by the settings.
+    organisation_website: str = "https://www.example.org"
+    trust_phone: str = "020 123 4567"
+    trust_web_path: str = "/contact-check"
     default_locale: str = "nl"
     supported_locales: tuple[str, ...] = ("nl", "en", "de", "fr", "sv", "es", "pt")
     token_ttl_days: int = 60

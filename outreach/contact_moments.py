@@ -15,9 +15,11 @@ from models.answers.link_tokens import issue_link_tokens, personal_link
 from models.campaigns.asks import asks_of
 from models.campaigns.spec import CampaignSpec
 from models.contact_moments.recording import NoAsk, record_contact_moment
+from models.rounds.selection import DECLINED_DAYS
 from models.scheduling.caps import CapPolicy
 from models.tables import OUTREACH
 from outreach.config import OutreachConfig
+from outreach.incentive_line import IncentiveLines
 from outreach.moment_block import render_moment_block
 from outreach.render import Renderer
 
@@ -56,6 +58,7 @@ def _once(
     policy: CapPolicy,
     config: OutreachConfig,
     max_age_days: int,
+    declined_days: int,
     renderer: Renderer,
 ) -> MomentResult:
     decision = record_contact_moment(
@@ -67,6 +70,7 @@ def _once(
         spec=spec,
         policy=policy,
         max_age_days=max_age_days,
+        declined_days=declined_days,
     )
     if isinstance(decision, NoAsk):
         return MomentResult(None, decision.reason, decision.detail, decision.until)
@@ -95,6 +99,8 @@ def _once(
         link=link,
         expires_at=expires_at,
         asks=asks_of(decision.gaps, channel=channel),
+        outreach_id=oid,
+        incentive=IncentiveLines(config, spec).headline(locale, channel),
     )
     return MomentResult(
         MomentAsk(
@@ -119,6 +125,7 @@ def contact_moment(
     policy: CapPolicy,
     config: OutreachConfig,
     max_age_days: int = DEFAULT_MAX_AGE_DAYS,
+    declined_days: int = DECLINED_DAYS,
     renderer: Renderer | None = None,
 ) -> MomentResult:
     """The re-ask block for one customer at one contact moment, or why there is none.
@@ -140,6 +147,7 @@ def contact_moment(
             policy=policy,
             config=config,
             max_age_days=max_age_days,
+            declined_days=declined_days,
             renderer=chosen,
         )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models import safe_csv
-from models.feedback.returned_letters import luhn_digit
+from outreach.reference import message_reference
 
 MANIFEST_FIELDS = (
     "sequence",
@@ -25,11 +25,9 @@ MANIFEST_FIELDS = (
 
 
 def return_code(outreach_id: int) -> str:
-    """The code printed on a letter, e.g. ``L-000123-0``, typed in when the letter comes back."""
-    if outreach_id < 0:
-        raise ValueError("outreach id must not be negative")
-    digits = f"{outreach_id:06d}"
-    return f"L-{digits}-{luhn_digit(digits)}"
+    """The code printed on a letter, e.g. ``L-000123-0``, typed in when the letter comes back:
+    the letter's reference (:func:`outreach.reference.message_reference`)."""
+    return message_reference("letter", outreach_id)
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,13 @@ def render_moment_block(
     link: str,
     expires_at: datetime,
     asks: tuple[Ask, ...] = (),
+    outreach_id: int | None = None,
+    incentive: str | None = None,
 ) -> MomentBlock:
     """The block in the customer's language, naming what ``asks`` asks of them (none: generic
     wording); the HTML shows the QR code only for letters (most email clients do not display
-    inline SVG, and a reader of an email clicks the link)."""
+    inline SVG, and a reader of an email clicks the link). With ``outreach_id`` the block
+    quotes its reference (``M-000123-0``, :mod:`outreach.reference`)."""
     svg = qr_svg(link, size=QR_SIZE)
     rendered = renderer.moment(
         TEMPLATE,
@@ -49,7 +52,10 @@ def render_moment_block(
             "link": link,
             "qr_svg": Markup(svg),
             "asks": list(asks),
+            # The campaign's incentive headline (outreach.incentive_line), None without one.
+            "incentive": incentive,
         },
         valid_until=expires_at.date(),
+        outreach_id=outreach_id,
     )
     return MomentBlock(locale=rendered.locale, text=rendered.text, html=rendered.html, qr_svg=svg)

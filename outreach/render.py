@@ -11,7 +11,10 @@ catalogues under ``templates/locales/`` (:mod:`outreach.i18n`):
 - moment: ``ask.txt`` and ``ask.html`` (a fragment with inline styles): the block
   another system embeds in its own message at a contact moment
 - asks: ``sentences.txt`` and ``short.txt`` (SMS), included by the templates above to
-  name what this customer is asked (``asks``, :mod:`models.campaigns.asks`)
+  name what this customer is asked (``asks``, :mod:`models.campaigns.asks`); ``genuine.txt``
+  (``genuine.html`` escapes it, ``genuine_sms.txt`` is its SMS form): how to check a message
+  is genuine, with its ``reference`` (:mod:`outreach.reference`) and ``trust``
+  (:mod:`outreach.trust`)
 
 Language: the exact locale (``nl-BE``) when it has a catalogue, then its language (``nl``),
 then the default locale; the last is never silent: :meth:`Renderer.choice` gives the reason,
@@ -52,6 +55,8 @@ from outreach.errors import ConfigurationError, RenderError
 from outreach.i18n import LocaleChoice, choose_locale, renderable_languages, translations
 from outreach.letters import return_code
 from outreach.qr import qr_png_data_uri
+from outreach.reference import message_reference
+from outreach.trust import trust_values
 
 if TYPE_CHECKING:  # a runtime import would cycle: outreach.channels imports this module
     from outreach.channels.base import Message
@@ -190,7 +195,9 @@ class Renderer:
 
     # -- rendering ---------------------------------------------------------------------------
 
-    def _context(self, message: Message, locale: str, today: date) -> dict[str, Any]:
+    def _context(
+        self, message: Message, locale: str, today: date, reference: str | None = None
+    ) -> dict[str, Any]:
         cfg = self.config
         given, family = message.given_name, message.family_name
         babel_locale = _babel_locale(locale)
@@ -204,6 +211,9 @@ class Renderer:
             "link": message.link,
             "code": message.code,
             "return_code": return_code(message.outreach_id),
+            # What the customer matches and quotes when they check the message is genuine.
+            "reference": reference or message_reference(message.channel, message.outreach_id),
+            "trust": self.trust,
             "today": format_date(today, format="long", locale=babel_locale),
             # Tokens are issued just before rendering, so their expiry is today + ttl.
             "valid_until": format_date(valid_until, format="long", locale=babel_locale),
@@ -216,11 +226,22 @@ class Renderer:
             "extra": dict(cfg.extra),
             # The customer's own gaps, worded by templates/asks/ (empty: the generic wording).
             "asks": list(message.asks),
+            # The incentive's headline (templates/asks/incentive.txt), None without one.
+            "incentive": message.incentive,
         }
         if message.unsubscribe_token:
             # Without one the name stays undefined: a template using it fails to render.
             context["unsubscribe_url"] = unsubscribe_link(cfg.base_url, message.unsubscribe_token)
         return context
+
+    @property
+    def trust(self) -> dict[str, str]:
+        """How a customer checks a request is genuine (:mod:`outreach.trust`): ``trust`` in
+        every message and on the landing page."""
+        cfg = self.config
+        return trust_values(
+            cfg.organisation_name, cfg.trust_phone, cfg.organisation_website, cfg.trust_web_path
+        )
 
     @staticmethod
     def _render(template: Template, context: dict[str, Any]) -> str:
@@ -241,9 +262,10 @@ class Renderer:
                 f"template {name}: {type(err).__name__} while rendering", template=name
             ) from err
 
-    def email(self, message: Message) -> RenderedEmail:
+    def email(self, message: Message, *, reference: str | None = None) -> RenderedEmail:
+        """``reference`` stands in for the message's own (SendGrid's placeholder render)."""
         locale, parts = self.templates_for("email", message.template, message.locale)
-        ctx = self._context(message, locale, utcnow().date())
+        ctx = self._context(message, locale, utcnow().date(), reference)
         subject = " ".join(self._render(parts["subject.txt"], ctx).split())
         return RenderedEmail(
             subject=subject,
@@ -257,16 +279,24 @@ class Renderer:
         return " ".join(self._render(parts["txt"], ctx).split())
 
     def moment(
-        self, name: str, locale: str, values: Mapping[str, Any], *, valid_until: date
+        self,
+        name: str,
+        locale: str,
+        values: Mapping[str, Any],
+        *,
+        valid_until: date,
+        outreach_id: int | None = None,
     ) -> RenderedMoment:
         """The block another system embeds at a contact moment (``templates/moment/``): plain
-        text and an HTML fragment; ``values`` join ``locale``, ``valid_until``, the organisation
-        and ``asks`` (none unless given)."""
+        text and an HTML fragment; ``values`` join ``locale``, ``valid_until``, the organisation,
+        ``asks`` (none unless given), ``trust`` and the ``reference`` of ``outreach_id`` (None
+        without one: the block then quotes none)."""
         chosen, parts = self.templates_for("moment", name, locale)
         cfg = self.config
         ctx = {
             "locale": chosen,
             "asks": [],
+            "incentive": None,
             "valid_until": format_date(valid_until, format="long", locale=_babel_locale(chosen)),
             "organisation": {
                 "name": cfg.organisation_name,
@@ -275,6 +305,8 @@ class Renderer:
                 "sender_email": cfg.sender_email,
             },
             "extra": dict(cfg.extra),
+            "trust": self.trust,
+            "reference": None if outreach_id is None else message_reference("moment", outreach_id),
             **values,
         }
         return RenderedMoment(

@@ -21,6 +21,7 @@ from enrich.web import i18n as page_text
 from models.campaigns.spec import CampaignError, load_campaign
 from models.consent.notices import NoticeError, notice_problems
 from models.db import current_revision, head_revision
+from models.incentives.terms import terms_problems
 from models.messages.in_doubt import accepted_without_events
 from models.types import utcnow
 from outreach.errors import ConfigurationError
@@ -117,6 +118,13 @@ def check_notices(settings: Settings) -> Iterator[Finding]:
     if not problems:
         versions = ", ".join(f"{p.key} {p.text_version}" for p in spec.purposes) or "none asked"
         yield _ok("consent notices", f"published and unchanged: {versions}")
+    if spec.incentive is not None:  # its terms, read like the notices (models.incentives)
+        terms = terms_problems(settings.templates_dir, spec, settings.default_locale)
+        for problem in terms:
+            yield _problem("incentive terms", f"{problem} (ENRICH_TEMPLATES_DIR)")
+        if not terms:
+            offer = spec.incentive
+            yield _ok("incentive terms", f"{offer.key} {offer.terms_version} readable")
 
 
 def _unset(value: object) -> bool:

@@ -76,6 +76,7 @@ def _plan(spec: CampaignSpec) -> Any:
             max_age_days=settings.verification_max_age_days,
             cooldown_days=settings.cooldown_days,
             exhausted_cooldown_days=settings.exhausted_cooldown_days,
+            declined_days=settings.declined_field_days,
         )
 
 

@@ -196,6 +196,12 @@ def render_text(dossier: Dossier) -> str:
         )
         if c.text_shown is not None:
             out += [f"    | {line}" for line in c.text_shown.splitlines()]
+    out.append("Incentives:" if dossier.incentives else "Incentives: none")
+    out += [
+        f"  {show(i.entered_at)} {i.incentive_key} terms {i.terms_version} sha256"
+        f" {i.terms_sha256} (round {i.round_id}): earned {show(i.earned_at)}"
+        for i in dossier.incentives
+    ]
     out.append("Objection, restriction, archiving, erasure:" if dossier.rights else
                "Objection, restriction, archiving, erasure: none")  # fmt: skip
     out += [f"  {_entry_line(e)}" for e in dossier.rights]

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from enrich.documents import charts
 from enrich.documents.charts import DASH, Panel, Series
+from enrich.documents.incentive_section import incentive_cost_facts, incentive_tables
 from enrich.documents.report_cells import (
     NO_ANSWERS,
     NO_COSTS,
@@ -247,6 +248,7 @@ def _cost(r: Mapping[str, Any]) -> Block:
     ]
     spend = _series("spend", [s["spend"] for s in steps], lambda v: money(v, currency), charts.BLUE)
     panel = Panel("", [step_label(s) for s in steps], [spend], xlabel=f"spend ({currency})")
+    facts += incentive_cost_facts(cost)
     svg = _chart(r, "cost", "spend per step and channel", [panel])
     return Block("cost", "Cost", table, svg, facts=facts)
 
@@ -378,6 +380,7 @@ def round_view(r: Mapping[str, Any]) -> RoundView:
         _drop_off(r),
         _completeness(r),
         _cost(r),
+        *(Block("incentive", "Incentive", t, lead=lead) for lead, t in incentive_tables(r)),
         _time_to_answer(r),
         _results(r, "by_country", "country", "Country"),
         _results(r, "by_language", "locale", "Language"),

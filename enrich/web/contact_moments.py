@@ -100,6 +100,7 @@ def _ask(settings: Settings, renderer: Renderer, body: MomentRequest) -> MomentR
         policy=settings.caps,
         config=renderer.config,
         max_age_days=settings.verification_max_age_days,
+        declined_days=settings.declined_field_days,
         renderer=renderer,
     )
 

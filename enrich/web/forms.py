@@ -34,6 +34,8 @@ class LinkForm(_PageForm):
     mobile_action: str = ""
     postal_action: str = ""
     stop_contacting: str = ""  # the "stop contacting me" checkbox: "yes" when ticked
+    incentive: str = ""  # the incentive's "take part" checkbox: "yes" when ticked
+    incentive_terms: str = ""  # "<version>:<sha256>" of the incentive terms the page showed
 
     def consent(self, name: str) -> str:
         """The answer posted as ``consent_<name>`` ("" when none; ``<name>`` is

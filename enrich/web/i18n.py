@@ -23,6 +23,9 @@ from models.contact_data.validation import (
     TEXT_NO_LETTER,
     TEXT_UNREADABLE,
 )
+from models.incentives.entries import CLOSED as INCENTIVE_CLOSED
+from models.incentives.entries import NOT_OFFERED as INCENTIVE_NOT_OFFERED
+from models.incentives.entries import TERMS_CHANGED as INCENTIVE_CHANGED
 from outreach.i18n import LANGUAGE_NAMES, choose_locale
 
 __all__ = ["LANGUAGES", "LANGUAGE_NAMES", "PageText", "choose_language", "error_text"]
@@ -84,6 +87,14 @@ TEXT = {
     "err_country": N_("We do not know this country."),
     "err_nothing_to_confirm": N_("There is nothing to confirm yet; choose Change or add."),
     "err_action": N_("Please choose one of the options."),
+    "err_none_and_value": N_(
+        "You chose that you do not have one, but also typed one. Please choose one of the two."
+    ),
+    "link_limit_title": N_("This link has been used many times"),
+    "link_limit_text": N_(
+        "To protect your details, this link cannot be used for more changes. Please contact us "
+        "if something still needs to change."
+    ),
     "err_consents": N_("Please choose one of the options for each consent."),
     "err_consents_changed": N_(
         "The consent questions changed since you opened this page. Nothing was saved; please "
@@ -104,6 +115,12 @@ TEXT = {
         "Please enter at least one letter or digit; emoji, symbols or punctuation alone are "
         "not enough."
     ),
+    "err_incentive": N_("Please tick the box or leave it empty."),
+    "err_incentive_changed": N_(
+        "The terms of this offer changed since you opened this page. Nothing was saved; please "
+        "read them again and send the form once more."
+    ),
+    "err_incentive_closed": N_("This offer is no longer open to you through this link."),
     "consent_email": N_("By email"),
     "consent_sms": N_("By text message"),
     "consent_letter": N_("By post"),
@@ -158,8 +175,16 @@ def error_text(field: str, reason: str, text: PageText) -> str:
         return text["err_nothing_to_confirm"]
     if "nothing to mark wrong" in reason:
         return text["err_nothing_to_contest"]
+    if reason.endswith(": none and a value"):
+        return text["err_none_and_value"]
+    if reason.endswith(": cannot be declined"):
+        return text["err_action"]
     if reason in (NOT_OFFERED, NOTICE_CHANGED):  # a stale or altered form: it says what happened
         return text["err_consents_changed"]
+    if reason in (INCENTIVE_NOT_OFFERED, INCENTIVE_CHANGED):  # the incentive's, likewise
+        return text["err_incentive_changed"]
+    if reason == INCENTIVE_CLOSED:
+        return text["err_incentive_closed"]
     for prefix, key in _TEXT_REASONS:
         if reason.startswith(prefix):
             return text[key]

@@ -19,14 +19,16 @@ from sqlmodel import Session, select
 from enrich.settings import Settings
 from enrich.web import csrf
 from enrich.web.challenges import send_challenges
-from enrich.web.consent_form import questions, read_answers
+from enrich.web.consent_form import read_answers
 from enrich.web.deps import PagesDep, ServicesDep, SessionDep
+from enrich.web.form_page import ADDRESS, TYPED, form_page, message_reference_of, page_progress
 from enrich.web.forms import CodeForm, ConfirmForm, LinkForm
 from enrich.web.i18n import error_text
-from enrich.web.pages import Pages, page_language, rate_limited
+from enrich.web.incentive_form import read_incentive
+from enrich.web.pages import page_language, rate_limited
 from models.answers.form_rules import ACTIONS
 from models.answers.link_tokens import hash_presented
-from models.answers.personal_link import LinkContext, message_locale, open_link, record_opened
+from models.answers.personal_link import message_locale, open_link, record_opened
 from models.answers.proof_of_control import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email
 from models.answers.rights import object_through_link
 from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
@@ -37,50 +39,8 @@ from models.types import utcnow
 # runs it in its thread pool, so its SQL (and a slow provider) never blocks the event loop.
 router = APIRouter(include_in_schema=False)
 
-ADDRESS = ("street", "house_number", "postal_code", "city", "country")
-_KEEP_TYPED = 400  # longer typed values are not echoed back whole
-_TYPED = ("email", "mobile", *ADDRESS)
-
 
 # -- the personal link ----------------------------------------------------------------------
-
-
-def _form_page(
-    request: Request,
-    pages: Pages,
-    ctx: LinkContext,
-    token: str,
-    lang: str,
-    *,
-    status: int = 200,
-    values: dict[str, str] | None = None,
-    chosen: dict[str, str] | None = None,
-    consents: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-    objecting: bool = False,
-) -> HTMLResponse:
-    settings = pages.settings
-    text = pages.text(lang)
-    nonce = csrf.nonce_for(request)
-    purposes = questions(
-        settings.templates_dir, ctx, lang, text, consents or {}, default=settings.default_locale
-    )
-    typed = {name: "" for name in _TYPED} | (values or {})
-    return pages.render(
-        "form.html",
-        lang,
-        status=status,
-        nonce=nonce,
-        switch=True,
-        action=f"/c/{token}",
-        csrf=csrf.form_token(settings, f"/c/{token}", nonce),
-        fields=ctx.fields,
-        purposes=purposes,
-        values={k: v[:_KEEP_TYPED] for k, v in typed.items()},
-        chosen=chosen or {k: "keep" for k in ("email", "mobile", "postal")},
-        errors=errors or {},
-        objecting=objecting,
-    )
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
@@ -98,12 +58,13 @@ def landing_page(
     # The report's "link opened": kept even if the page then fails to render.
     record_opened(session=session, token_id=ctx.token_id, now=now)
     session.commit()
-    return _form_page(request, pages, ctx, token, page_language(request, pages, locale=ctx.locale))
+    lang = page_language(request, pages, locale=ctx.locale)
+    return form_page(request, pages, ctx, token, lang, session=session)
 
 
 def _parse(form: LinkForm) -> tuple[SubmissionForm, dict[str, str], dict[str, str]]:
     """(submission without consents, typed values, chosen actions); a missing action is keep."""
-    values = {k: getattr(form, k) for k in _TYPED}
+    values = {k: getattr(form, k) for k in TYPED}
     actions = {"email": form.email_action, "mobile": form.mobile_action}
     actions["postal"] = form.postal_action
     chosen: dict[str, str] = {}
@@ -156,6 +117,13 @@ def submit_page(
     sub, values, chosen = _parse(form)
     answers = read_answers(settings.templates_dir, form, ctx, lang, default=settings.default_locale)
     errors: dict[str, str] = {"consents": answers.error} if answers.error else {}
+    entry, refused = (
+        read_incentive(settings.templates_dir, form, ctx.spec, lang, settings.default_locale)
+        if ctx.spec is not None
+        else (None, None)
+    )
+    if refused:
+        errors["incentive"] = refused
     if form.stop_contacting:
         errors["objection"] = "objection: invalid answer"
     if not errors:
@@ -163,16 +131,20 @@ def submit_page(
             session=session,
             token=token,
             form=SubmissionForm(
-                sub.email, sub.mobile, sub.postal, answers.consents, answers.notices
+                sub.email, sub.mobile, sub.postal, answers.consents, answers.notices, entry
             ),
             now=now,
             client_time=None,
             default_region=settings.default_region,
             code_secret=settings.code_secret,
+            max_submissions=settings.link_max_submissions,
         )
-        if result.status in ("invalid_link", "already_used"):
+        if result.status == "invalid_link":
             session.rollback()
             return pages.invalid(lang)
+        if result.status == "limit":
+            session.rollback()
+            return pages.message(lang, "link_limit", "link-limit", 429)
         errors = result.errors
     if errors:
         session.rollback()
@@ -181,10 +153,11 @@ def submit_page(
         for key, reason in errors.items():
             field = key.split(".", 1)[1] if key.startswith("postal.") else key
             shown[field] = error_text(field, reason, text)
-        return _form_page(
+        return form_page(
             request, pages, ctx, token, lang, status=422, values=values,
             chosen={k: v if v in ACTIONS else "keep" for k, v in chosen.items()},
             consents=answers.typed, errors=shown, objecting=bool(form.stop_contacting),
+            incentive_chosen=form.incentive == "yes", session=session,
         )  # fmt: skip
     session.commit()
     sent = send_challenges(
@@ -196,10 +169,14 @@ def submit_page(
     )
     sms = [s for s in sent if s.ok and s.challenge.kind == SMS_CODE]
     nonce = csrf.nonce_for(request)
+    after = open_link(session=session, token=token, now=utcnow())
     return pages.render(
         "thanks.html",
         lang,
         nonce=nonce,
+        action=f"/c/{token}",
+        progress=page_progress(session, after or ctx, settings),
+        reference=message_reference_of(ctx),
         email_sent=any(s.ok and s.challenge.kind == EMAIL_CONFIRM for s in sent),
         challenge=sign_challenge(settings, ctx.profile_id, sms[-1].challenge.challenge_id)
         if sms

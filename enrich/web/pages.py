@@ -55,9 +55,12 @@ class Pages:
     ) -> HTMLResponse:
         page = self.renderer.env_for(lang).get_template(f"landing/{name}")
         names = [(c, LANGUAGE_NAMES.get(c, c)) for c in self.languages]
+        # The reference of the customer's message, on the pages of routes that know it.
+        context.setdefault("reference", None)
         html = page.render(
             lang=lang,
             organisation=self.settings.organisation_name,
+            trust=self.renderer.trust,  # templates/landing/_trust.html, on every page
             switch=names if switch else None,
             **context,
         )

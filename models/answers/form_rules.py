@@ -2,7 +2,9 @@
 
 Each of the email, the mobile and the postal address gets one action: ``keep``, ``confirm``,
 ``change`` (a new value) or ``wrong`` (the value on file is wrong; a new value may come with it
-but need not). Values typed on the form go through the import's text rule first.
+but need not); the email and the mobile also ``none``: the customer has none
+(:mod:`models.answers.declined`), with nothing typed. Values typed on the form go through the
+import's text rule first.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from models.answers.declined import DECLINABLE
 from models.answers.personal_link import FIELDS, LinkContext
 from models.consent.notices import ShownNotice
 from models.consent.record import consent_error
@@ -21,8 +24,9 @@ from models.contact_data.validation import (
     normalise_phone,
     normalise_text,
 )
+from models.incentives.terms import ShownTerms
 
-ACTIONS = ("keep", "confirm", "change", "wrong")
+ACTIONS = ("keep", "confirm", "change", "wrong", "none")
 MAX_FIELD = 320  # longer than any valid email; everything longer is refused outright
 _ADDRESS_LIMITS = {"street": 200, "house_number": 32, "postal_code": 32, "city": 200}
 
@@ -38,7 +42,7 @@ class PostalInput:
 
 @dataclass(frozen=True)
 class FieldAction:
-    action: Literal["confirm", "change", "keep", "wrong"] = "keep"
+    action: Literal["confirm", "change", "keep", "wrong", "none"] = "keep"
     value: str | None = None  # the new email or mobile for "change" (or with "wrong")
     address: PostalInput | None = None  # the new address for a postal "change" (or "wrong")
 
@@ -61,6 +65,8 @@ class SubmissionForm:
     # Per purpose and channel (models.consent.record), with the notice shown per purpose.
     consents: dict[str, dict[str, bool | None]] = field(default_factory=dict)
     notices: dict[str, ShownNotice] = field(default_factory=dict)
+    # The campaign's incentive, when the customer ticked to take part (models.incentives).
+    incentive: ShownTerms | None = None
 
 
 def typed_text(
@@ -87,6 +93,10 @@ def validate_form(
             errors[kind] = f"{kind}: nothing to confirm"
         elif act.action == "wrong" and not on_file:
             errors[kind] = f"{kind}: nothing to mark wrong"
+        elif act.action == "none" and kind not in DECLINABLE:
+            errors[kind] = f"{kind}: cannot be declined"
+        elif act.action == "none" and isinstance(act.value, str) and act.value.strip():
+            errors[kind] = f"{kind}: none and a value"
         elif act.gives_value() and kind == "email":
             text = typed_text(act.value, MAX_FIELD, "email: invalid")
             if text.value is None:

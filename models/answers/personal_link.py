@@ -1,7 +1,9 @@
 """What a personal link opens: the profile's data masked, the campaign's purposes and answers.
 
-An unknown, expired or used link gives None from :func:`open_link`, so the page can show one
-answer for all three without revealing which it was. Applying a form is in
+A personal link stays usable until it expires: the customer may come back through it to see
+what they sent and change or add more. An unknown or expired link, or one of a profile that
+objected, gives None from :func:`open_link`, so the page shows one answer for all of them
+without revealing which it was. Applying a form is in
 :mod:`models.answers.submissions`, proof of control in :mod:`models.answers.proof_of_control`,
 completion in
 :mod:`models.rounds.completion`.
@@ -15,6 +17,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select, update
 
 from models.answers.link_tokens import hash_presented
+from models.campaigns.gaps import gaps_of
 from models.campaigns.spec import CampaignSpec
 from models.contact_data.masking import mask_address, mask_email, mask_phone
 from models.db import stored_id
@@ -57,6 +60,8 @@ class LinkContext:
     spec: CampaignSpec | None
     fields: dict[str, FieldView]
     purposes: list[PurposeView]
+    # The active enrollment's gaps: what the page asks for (models.campaigns.asks).
+    gaps: tuple[str, ...] = ()
 
 
 def primaries(session: Session, profile_id: int) -> dict[str, ContactPoint]:
@@ -68,7 +73,7 @@ def primaries(session: Session, profile_id: int) -> dict[str, ContactPoint]:
     return {cp.kind: cp for cp in points}  # the last wins: primary, then newest
 
 
-def _mask(cp: ContactPoint) -> str:
+def mask(cp: ContactPoint) -> str:
     if cp.kind == "email":
         return mask_email(cp.value)
     if cp.kind == "mobile":
@@ -145,10 +150,16 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
             Enrollment.profile_id == row.profile_id, Enrollment.state == ACTIVE
         )
     ).first()
-    spec = enrollment_spec(session=session, enrollment=enrollment) if enrollment else None
+    # After the enrollment ended, the customer coming back still sees its questions.
+    shown = enrollment or (
+        session.get(Enrollment, outreach.enrollment_id)
+        if outreach is not None and outreach.enrollment_id is not None
+        else None
+    )
+    spec = enrollment_spec(session=session, enrollment=shown) if shown else None
     points = primaries(session, row.profile_id)
     fields = {
-        kind: FieldView(kind, cp.id, _mask(cp), cp.status)
+        kind: FieldView(kind, cp.id, mask(cp), cp.status)
         if (cp := points.get(kind))
         else FieldView(kind, None, None, None)
         for kind in FIELDS
@@ -164,6 +175,7 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
         outreach_contact_point_id=outreach.contact_point_id if outreach else None,
         enrollment_id=enrollment.id if enrollment else None,
         spec=spec,
+        gaps=tuple(gaps_of(enrollment.gap_mask)) if enrollment else (),
         fields=fields,
         purposes=purposes,
     )
@@ -182,9 +194,40 @@ def record_opened(*, session: Session, token_id: int, now: datetime) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def link_alive(session: Session, row: VerificationToken | None, now: datetime) -> bool:
+    """Whether the personal link opens the page: not expired, and its profile has not objected
+    (an objection through the link ends it) nor been erased."""
+    if row is None or row.expires_at <= now:
+        return False
+    profile = session.get(Profile, row.profile_id)
+    return profile is not None and profile.objected_at is None and profile.erased_at is None
+
+
+def claim_link(session: Session, token_id: int, now: datetime) -> bool:
+    """Take the personal link for one submission before reading what it applies to: an UPDATE
+    that changes nothing but holds the row until the transaction ends, so two submissions
+    through one link apply one after the other and the second sees the first. False when the
+    link expired meanwhile."""
+    result = session.execute(
+        update(VerificationToken)
+        .where(col(VerificationToken.id) == token_id, col(VerificationToken.expires_at) > now)
+        .values(used_at=col(VerificationToken.used_at))
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def mark_used(session: Session, token_id: int, now: datetime) -> None:
+    """Keep when the link was first used to send something (the dossier shows it)."""
+    session.execute(
+        update(VerificationToken)
+        .where(col(VerificationToken.id) == token_id, col(VerificationToken.used_at).is_(None))
+        .values(used_at=now)
+    )
+
+
 def open_link(*, session: Session, token: str, now: datetime) -> LinkContext | None:
-    """What the page behind a personal link shows; None for unknown, expired or used links."""
+    """What the page behind a personal link shows; None unless :func:`link_alive`."""
     row = link_row(session, token)
-    if row is None or row.used_at is not None or row.expires_at <= now:
+    if row is None or not link_alive(session, row, now):
         return None
     return link_context(session, row)

@@ -2,9 +2,9 @@
 
 - **Stop contacting me** is an objection to everything
   (:func:`models.data_subject.objection.object_to_processing`) asked by the customer through
-  the personal link: the link is used up like any submission, a submission row keeps what was
-  asked, the audit row names the link and its message, and the rest of the form is not applied
-  (an objection never fails on another field).
+  the personal link: the link opens nothing any more, a submission row keeps what was asked,
+  the audit row names the link and its message, and the rest of the form is not applied (an
+  objection never fails on another field).
 - **This is wrong** without a new value makes the contact point ``contested``: no message is
   written to it and the selection counts it as a broken value (``invalid_email``,
   ``invalid_mobile``, ``unverified_postal``), so the next round asks for a new one another way.
@@ -20,8 +20,7 @@ from typing import Any, Final, Literal
 
 from sqlmodel import Session
 
-from models.answers.personal_link import link_row
-from models.answers.proof_of_control import consume
+from models.answers.personal_link import claim_link, link_alive, link_row, mark_used
 from models.audit import audit
 from models.data_subject.objection import object_to_processing
 from models.data_subject.request import Request, RequestError
@@ -36,7 +35,7 @@ CONTEST_REASON: Final = "marked as wrong on the landing page"
 
 @dataclass(frozen=True)
 class LinkObjection:
-    status: Literal["ok", "invalid_link", "already_used"]
+    status: Literal["ok", "invalid_link"]
     submission_id: int | None = None
 
 
@@ -67,16 +66,15 @@ def contest(
 def object_through_link(*, session: Session, token: str, now: datetime) -> LinkObjection:
     """Record the objection of the person behind a live personal link; the caller commits.
 
-    An unknown, expired or used link changes nothing, as for any submission.
+    An unknown or expired link, or one of a profile that objected already, changes nothing.
     """
     row = link_row(session, token)
-    if row is None or row.id is None or row.expires_at <= now:
+    if row is None or row.id is None or not link_alive(session, row, now):
         return LinkObjection("invalid_link")
-    if row.used_at is not None:
-        return LinkObjection("already_used")
+    if not claim_link(session, row.id, now):
+        return LinkObjection("invalid_link")
+    mark_used(session, row.id, now)
     outreach = session.get(Outreach, row.outreach_id) if row.outreach_id else None
-    if not consume(session, row.id, now):
-        return LinkObjection("already_used")
     submission = Submission(
         profile_id=row.profile_id,
         token_id=row.id,

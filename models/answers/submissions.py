@@ -2,8 +2,12 @@
 
 Rules worth knowing:
 - A submission is validated whole first; any invalid field changes nothing.
-- The link token is consumed with a conditional UPDATE, so of two parallel submissions exactly
-  one applies; the other gets ``already_used``.
+- The personal link stays usable until it expires, up to ``max_submissions`` submissions: the
+  customer can come back to change or add more, and every change is audited as the first. Each
+  submission first takes the link's row (:func:`claim_link`), so two at once apply one after
+  the other, each validated against what the other left.
+- "I don't have one" (``none``, email and mobile) closes the field as declined
+  (:mod:`models.answers.declined`); an email or mobile given later withdraws it.
 - Confirming the value the link's message was sent to verifies it (method ``link:email``,
   ``link:sms`` or ``letter:qr``). Confirming another email or mobile starts a proof challenge.
   A postal address confirmed on the page is verified as ``customer_confirmed``: there is no
@@ -22,8 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
+from models.answers.declined import decline, withdraw_decline
 from models.answers.form_rules import (
     FieldAction,
     PostalInput,
@@ -31,19 +36,23 @@ from models.answers.form_rules import (
     typed_text,
     validate_form,
 )
-from models.answers.personal_link import FIELDS, LinkContext, link_context, link_row
-from models.answers.proof_of_control import (
-    Challenge,
-    consume,
-    create_challenge,
-    verify_contact_point,
+from models.answers.personal_link import (
+    FIELDS,
+    LinkContext,
+    claim_link,
+    link_alive,
+    link_context,
+    link_row,
+    mark_used,
 )
+from models.answers.proof_of_control import Challenge, create_challenge, verify_contact_point
 from models.answers.rights import contest
 from models.audit import audit
 from models.consent.record import record_consents
 from models.contact_data.validation import normalise_country
+from models.incentives.entries import IncentiveRefused, enter
 from models.rounds.completion import complete_if_done
-from models.tables import ContactPoint, Profile, Submission
+from models.tables import ContactPoint, Profile, Submission, VerificationToken
 from models.vocabulary import CHANNEL_KIND, CONTESTED, OPTED_OUT, UNVERIFIED, VALID, AuditAction
 
 __all__ = ["FieldAction", "PostalInput", "SubmissionForm", "SubmissionResult", "apply_submission"]
@@ -53,7 +62,7 @@ LINK_METHOD = {"email": "link:email", "sms": "link:sms", "letter": "letter:qr"}
 
 @dataclass(frozen=True)
 class SubmissionResult:
-    status: Literal["ok", "invalid", "invalid_link", "already_used"]
+    status: Literal["ok", "invalid", "invalid_link", "limit"]
     errors: dict[str, str] = field(default_factory=dict)  # "email", "postal.city", "consents"
     submission_id: int | None = None
     challenges: list[Challenge] = field(default_factory=list)
@@ -225,21 +234,27 @@ def apply_submission(
     client_time: str | None,
     default_region: str,
     code_secret: bytes,
+    max_submissions: int = 10,
 ) -> SubmissionResult:
-    """Validate and apply one landing-page form; the caller commits and sends the challenges."""
+    """Validate and apply one landing-page form; the caller commits and sends the challenges
+    (and rolls back when the status is not ``ok``)."""
     row = link_row(session, token)
-    if row is None or row.id is None or row.expires_at <= now:
+    if row is None or row.id is None or not link_alive(session, row, now):
         return SubmissionResult("invalid_link")
-    if row.used_at is not None:
-        return SubmissionResult("already_used")
+    if not claim_link(session, row.id, now):
+        return SubmissionResult("invalid_link")
+    session.refresh(row)
+    if _submissions(session, row) >= max_submissions:
+        return SubmissionResult("limit")
     ctx = link_context(session, row)
     profile = session.get(Profile, row.profile_id)
-    country = normalise_country(profile.country if profile else None)
+    if profile is None:  # the token's foreign key holds it
+        raise LookupError("the personal link's profile is not in the database")
+    country = normalise_country(profile.country)
     errors, values = validate_form(ctx, form, default_region, country)
     if errors:
         return SubmissionResult("invalid", errors)
-    if not consume(session, row.id, now):
-        return SubmissionResult("already_used")
+    mark_used(session, row.id, now)
     client_time = typed_text(client_time, 64, "invalid").value or None
     submission = Submission(
         profile_id=ctx.profile_id,
@@ -260,7 +275,12 @@ def apply_submission(
     challenges: list[Challenge] = []
     for kind in FIELDS:
         act: FieldAction = getattr(form, kind)
-        if act.action == "confirm":
+        if act.action in ("confirm", "change") or (act.action == "wrong" and kind in values):
+            # A value of this kind from the customer: "I don't have one" no longer holds.
+            withdraw_decline(session, profile, kind, now, evidence)
+        if act.action == "none":
+            data[kind] = decline(session, profile, kind, now, evidence)
+        elif act.action == "confirm":
             cp_id = ctx.fields[kind].contact_point_id
             cp = session.get(ContactPoint, cp_id) if cp_id is not None else None
             if cp is None:  # validation found it in this transaction: it cannot have gone
@@ -282,6 +302,19 @@ def apply_submission(
         now=now,
         evidence=evidence,
     )
+    if form.incentive is not None and ctx.spec is not None and ctx.enrollment_id is not None:
+        try:
+            data["incentive"] = enter(
+                session,
+                profile_id=ctx.profile_id,
+                enrollment_id=ctx.enrollment_id,
+                spec=ctx.spec,
+                shown=form.incentive,
+                now=now,
+                evidence=evidence,
+            )
+        except IncentiveRefused as refused:  # the caller rolls back
+            return SubmissionResult("invalid", {"incentive": refused.reason})
     submission.data = data
     session.add(submission)
     audit(
@@ -295,3 +328,12 @@ def apply_submission(
     )
     done = complete_if_done(session=session, profile_id=ctx.profile_id, now=now, evidence=evidence)
     return SubmissionResult("ok", {}, submission.id, challenges, done)
+
+
+def _submissions(session: Session, row: VerificationToken) -> int:
+    """How many submissions the link has taken so far."""
+    return int(
+        session.exec(
+            select(func.count()).select_from(Submission).where(Submission.token_id == row.id)
+        ).one()
+    )

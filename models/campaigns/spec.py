@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,7 +24,7 @@ from models.types import utcnow
 from models.vocabulary import CHANNELS, EMAIL, SMS
 
 # Top-level keys of a campaign file added after the first release (see content_hash).
-LATER_KEYS = ("costs", "forecast_defaults")
+LATER_KEYS = ("costs", "forecast_defaults", "incentive")
 
 
 class CampaignError(ValueError):
@@ -87,6 +87,19 @@ class Costs(BaseModel):
         return self.per_message.get(channel, 0.0)
 
 
+class Incentive(BaseModel):
+    """A prize draw or a discount for completing one's details, on its own terms
+    (``templates/incentives/<key>/<terms_version>.<locale>.md``, models.incentives); ``cost``
+    is what one award costs, in the currency of ``costs`` (the report's incentive cost)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=PURPOSE_PATTERN)
+    kind: Literal["prize_draw", "discount"]
+    terms_version: str = Field(pattern=VERSION_PATTERN)
+    cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
 class ForecastRates(BaseModel):
     """The plan's forecast rates for one channel when no earlier round shows them
     (models.forecast): shares of the messages sent that got an answer, a verified contact
@@ -115,6 +128,8 @@ class CampaignSpec(BaseModel):
     costs: Costs | None = None
     # Per channel: the forecast's rates before earlier rounds show them (models.forecast).
     forecast_defaults: dict[str, ForecastRates] | None = None
+    # A prize draw or discount offered on the page and in the messages (models.incentives).
+    incentive: Incentive | None = None
 
     @field_validator("gaps")
     @classmethod
@@ -141,6 +156,8 @@ class CampaignSpec(BaseModel):
         keys = [p.key for p in self.purposes]
         if len(set(keys)) != len(keys):
             raise ValueError("each purpose may appear once")
+        if self.incentive and self.incentive.cost is not None and self.costs is None:
+            raise ValueError("incentive.cost needs costs (its currency) in the campaign")
         if self.reask_versions() and OUTDATED_CONSENT not in self.gaps:
             self.gaps.append(OUTDATED_CONSENT)
         return self

@@ -23,7 +23,8 @@ PUBLISHED = "published.json"
 PURPOSE_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 LOCALE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
-_FILE = re.compile(
+# ``<version>.<locale>.md``: a notice's file, and an incentive's terms (models.incentives).
+VERSIONED_FILE = re.compile(
     r"^(?P<version>[A-Za-z0-9][A-Za-z0-9_-]{0,63})\.(?P<locale>[a-z]{2}(-[A-Z]{2})?)\.md$"
 )
 
@@ -79,17 +80,23 @@ def parse_notice(text: str, path: Path) -> tuple[str, tuple[str, ...]]:
     return first[2:].strip(), paragraphs
 
 
-def load_notice(templates_dir: Path, *, purpose: str, version: str, locale: str) -> Notice:
-    path = notice_path(templates_dir, purpose, version, locale)
+def read_versioned(path: Path, what: str = "notice") -> tuple[str, str]:
+    """(text, sha256 of its exact bytes) of a versioned text file (a notice, an incentive's
+    terms); :class:`NoticeError` naming ``what`` and the file when it cannot be read."""
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except FileNotFoundError as err:
-        raise NoticeError(f"notice not found: {path}") from err
+        raise NoticeError(f"{what} not found: {path}") from err
     except (OSError, UnicodeDecodeError) as err:
-        raise NoticeError(f"notice unreadable ({type(err).__name__}): {path}") from err
+        raise NoticeError(f"{what} unreadable ({type(err).__name__}): {path}") from err
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def load_notice(templates_dir: Path, *, purpose: str, version: str, locale: str) -> Notice:
+    path = notice_path(templates_dir, purpose, version, locale)
+    text, digest = read_versioned(path)
     question, paragraphs = parse_notice(text, path)
-    digest = hashlib.sha256(raw).hexdigest()
     return Notice(purpose, version, locale, text, digest, question, paragraphs)
 
 
@@ -101,7 +108,7 @@ def notice_files(templates_dir: Path) -> dict[NoticeKey, Path]:
         if not folder.is_dir() or not re.fullmatch(PURPOSE_PATTERN, folder.name):
             continue
         for path in sorted(folder.iterdir()):
-            if match := _FILE.fullmatch(path.name):
+            if match := VERSIONED_FILE.fullmatch(path.name):
                 found[(folder.name, match["version"], match["locale"])] = path
     return found
 

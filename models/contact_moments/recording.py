@@ -37,7 +37,7 @@ from sqlmodel import Session
 from models.audit import AuditRow, audit_many
 from models.campaigns.gaps import gaps_of
 from models.campaigns.spec import CampaignSpec, sync_campaign
-from models.rounds.selection import gap_masks
+from models.rounds.selection import DECLINED_DAYS, gap_masks
 from models.scheduling.caps import CapPolicy, cap_hold, recent_sends
 from models.tables import CONTACT, ENROLLMENT, OUTREACH, PROFILE, ROUND
 from models.vocabulary import ACTIVE, CHANNEL_KIND, CHANNELS, OPTED_OUT, SENT, STANDING, AuditAction
@@ -226,6 +226,7 @@ def _why_not(
     now: datetime,
     policy: CapPolicy,
     max_age_days: int,
+    declined_days: int,
 ) -> NoAsk | int:
     """The refusal, or the profile's gap mask when an ask may be recorded."""
     if profile.opted_out_at is not None or profile.objected_at is not None:
@@ -243,6 +244,7 @@ def _why_not(
         max_age_days=max_age_days,
         profile_ids=[profile.id],
         reask=spec.reask_versions(),
+        declined_days=declined_days,
     ).get(profile.id, 0)
     if mask == 0:
         return NoAsk(COMPLETE)
@@ -263,6 +265,7 @@ def record_contact_moment(
     spec: CampaignSpec,
     policy: CapPolicy,
     max_age_days: int,
+    declined_days: int = DECLINED_DAYS,
 ) -> RecordedAsk | NoAsk:
     """Decide on one contact moment and, when asking, record it inside the caller's transaction:
     the enrollment if needed, a sent Outreach, the profile's last contact and the audit trail."""
@@ -274,7 +277,14 @@ def record_contact_moment(
     if profile is None:
         return NoAsk(UNKNOWN)
     decision = _why_not(
-        conn, profile, channel=channel, spec=spec, now=now, policy=policy, max_age_days=max_age_days
+        conn,
+        profile,
+        channel=channel,
+        spec=spec,
+        now=now,
+        policy=policy,
+        max_age_days=max_age_days,
+        declined_days=declined_days,
     )
     if isinstance(decision, NoAsk):
         return decision

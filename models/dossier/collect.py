@@ -30,6 +30,7 @@ from models.dossier.facts import (
     Dossier,
     EnrollmentFacts,
     Entry,
+    IncentiveFacts,
     LinkFact,
     MessageFacts,
     ProfileFacts,
@@ -44,6 +45,7 @@ from models.tables import (
     CONTACT,
     DELIVERY,
     ENROLLMENT,
+    INCENTIVE_ENTRY,
     OUTREACH,
     PROFILE,
     ROUND,
@@ -60,6 +62,9 @@ STATE_COLUMNS: Final = (
     "unreachable_at",
     "archived_at",
     "erased_at",
+    # "I don't have one" said on the landing page (models.answers.declined).
+    "email_declined_at",
+    "mobile_declined_at",
 )
 # Profile rows of the trail that are changes of its fields rather than rights or decisions.
 _PROFILE_CHANGES: Final = frozenset({AuditAction.PROFILE_CREATE, AuditAction.PROFILE_UPDATE})
@@ -188,6 +193,17 @@ def _consents(conn: Connection, profile_id: int) -> list[ConsentFacts]:
         )
         for r in rows
     ]  # fmt: skip
+
+
+def _incentives(conn: Connection, profile_id: int) -> list[IncentiveFacts]:
+    t = INCENTIVE_ENTRY.c
+    query = (
+        select(t.id, t.incentive_key, t.terms_version, t.terms_sha256, t.round_id,
+               t.enrollment_id, t.entered_at, t.earned_at)
+        .where(t.profile_id == profile_id)
+        .order_by(t.entered_at, t.id)
+    )  # fmt: skip
+    return [IncentiveFacts(**r._mapping) for r in conn.execute(query)]
 
 
 def _answers(conn: Connection, profile_id: int) -> list[AnswerFact]:
@@ -349,4 +365,5 @@ def collect_dossier(
         ],
         trail=trail,
         erased=erased,
+        incentives=_incentives(conn, pid),
     )

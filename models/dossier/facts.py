@@ -191,6 +191,20 @@ class ConsentFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class IncentiveFacts:
+    """One entry to a campaign's incentive: the terms agreed to, and when it was earned."""
+
+    id: int
+    incentive_key: str
+    terms_version: str
+    terms_sha256: str
+    round_id: int
+    enrollment_id: int
+    entered_at: datetime
+    earned_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileFacts:
     id: int
     external_id: str
@@ -233,3 +247,4 @@ class Dossier:
     rights: list[Entry]
     trail: list[Entry]
     erased: bool
+    incentives: list[IncentiveFacts] = field(default_factory=list)

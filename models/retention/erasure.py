@@ -1,8 +1,9 @@
 """Erasing a profile's personal data while keeping the trail that shows what was done, and when.
 
-Deleted: the profile's contact points, consents and verification tokens, and the personal parts
-of its audit events (pending audit rows are sealed first; the sealed rows and their hash chain
-stay as they are and read ``[erased]`` where a personal value was). Emptied: its names,
+Deleted: the profile's contact points, consents, verification tokens and incentive entries
+(the report no longer counts them), and the personal parts of its audit events (pending audit
+rows are sealed first; the sealed rows and their hash chain stay as they are and read
+``[erased]`` where a personal value was). Emptied: its names,
 country, time zone and source; its submissions' answers; the provider payloads of its delivery
 events. Replaced by ``[erased]``: in its outreach errors and its sweep notes, every value under
 a personal key (names, contact values, address parts, external ids) and every occurrence of a
@@ -39,6 +40,7 @@ from models.tables import (
     CONTACT,
     DELIVERY,
     ERASURE_NOTICE,
+    INCENTIVE_ENTRY,
     OUTREACH,
     PROFILE,
     PROPOSAL,
@@ -255,7 +257,12 @@ def _keep_notice(conn: Connection, ids: Sequence[int], now: datetime) -> None:
 def _delete_data(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Delete what only holds personal data; returns per profile what was removed."""
     counts: dict[int, dict[str, int]] = {pid: {} for pid in ids}
-    for name, table in (("contact_points", CP), ("consents", CONSENT), ("tokens", TOKEN)):
+    for name, table in (
+        ("contact_points", CP),
+        ("consents", CONSENT),
+        ("tokens", TOKEN),
+        ("incentive_entries", INCENTIVE_ENTRY),
+    ):
         query = (
             select(table.c.profile_id, func.count())
             .where(table.c.profile_id.in_(ids))
@@ -269,6 +276,7 @@ def _delete_data(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, in
         .values(data=null(), client_time=None, token_id=None)
     )
     conn.execute(delete(TOKEN).where(TOKEN.c.profile_id.in_(ids)))
+    conn.execute(delete(INCENTIVE_ENTRY).where(INCENTIVE_ENTRY.c.profile_id.in_(ids)))
     conn.execute(delete(CONSENT).where(CONSENT.c.profile_id.in_(ids)))
     conn.execute(delete(CP).where(CP.c.profile_id.in_(ids)))
     return counts

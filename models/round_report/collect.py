@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from models.campaigns.spec import Costs
+from models.campaigns.spec import Costs, Incentive
 from models.round_report.answer_times import answer_times
 from models.round_report.answered import answered_messages
 from models.round_report.breakdown import outcomes
@@ -28,6 +28,7 @@ from models.round_report.cost import cost
 from models.round_report.drop_off import drop_off
 from models.round_report.forecast_actual import forecast_actual
 from models.round_report.funnel import step_figures
+from models.round_report.incentives import incentive_figures
 from models.round_report.scope import ChosenRound, chosen_rounds
 from models.rounds.completeness import campaign_purposes
 from models.rounds.completion import spec_of
@@ -59,6 +60,7 @@ def _round(
     purposes: list[tuple[str, str]],
     costs: Costs | None,
     max_age_days: int,
+    incentive: Incentive | None = None,
 ) -> dict[str, Any]:
     round_id = chosen.round_id
     answered = answered_messages(conn, round_id)
@@ -71,6 +73,9 @@ def _round(
         verified_profiles=results.total("verified"),
         completed_enrollments=results.total("completed"),
     )
+    offered = incentive_figures(conn, round_id, incentive, costs)
+    if offered is not None:  # its awards' cost: a line of its own, not the messages' spend
+        spent["incentive"] = {k: offered[k] for k in ("earned", "unit_cost", "cost")}
     return {
         "round_id": round_id,
         "campaign": {"key": chosen.campaign_key, "version": chosen.campaign_version},
@@ -92,6 +97,7 @@ def _round(
         ),
         "completeness": completeness(results.total, now_masks, fields_of(purposes)),
         "cost": spent,
+        "incentive": offered,
         "time_to_answer": answer_times(answered),
         "by_country": results.by_country(),
         "by_language": results.by_language(),
@@ -116,6 +122,7 @@ def _of_round(
         purposes=campaign_purposes(own.purposes) if own is not None else [],
         costs=newest.costs if newest is not None else None,
         max_age_days=int(stored_age) if stored_age else default_max_age_days,
+        incentive=newest.incentive if newest is not None else None,
     )
 
 

@@ -2,6 +2,8 @@
 
 A gap is closed when the contact data it was about is verified (a verified email for the email
 gaps, a verified mobile for the mobile gaps, a verified postal address for ``unverified_postal``;
+an email or mobile gap is closed as *declined* too, when the customer said since the enrollment
+started that they have none, :mod:`models.answers.declined`;
 for ``stale_verification`` every primary verified email, mobile and postal address was verified
 since the enrollment started) and every ``required`` purpose of the campaign has an answer
 recorded since then (with the ``outdated_consent`` gap, every purpose to re-ask too); a purpose
@@ -23,7 +25,8 @@ from models.audit import audit
 from models.campaigns.gaps import OUTDATED_CONSENT, gaps_of
 from models.campaigns.spec import CampaignSpec
 from models.db import stored_id
-from models.tables import Campaign, Consent, ContactPoint, Enrollment, Round
+from models.incentives.entries import award_earned
+from models.tables import Campaign, Consent, ContactPoint, Enrollment, Profile, Round
 from models.vocabulary import (
     ACTIVE,
     CHANNEL_KIND,
@@ -54,11 +57,18 @@ class VerifiedPoint:
     verified_at: datetime | None
 
 
-def open_gaps(*, gap_mask: int, verified: Iterable[VerifiedPoint], since: datetime) -> list[str]:
-    """The gaps of ``gap_mask`` not closed by the ``verified`` contact points, for an enrollment
-    that started at ``since``."""
+def open_gaps(
+    *,
+    gap_mask: int,
+    verified: Iterable[VerifiedPoint],
+    since: datetime,
+    declined: Iterable[str] = (),
+) -> list[str]:
+    """The gaps of ``gap_mask`` not closed by the ``verified`` contact points, nor by the kinds
+    the customer ``declined`` (said they have none), for an enrollment that started at
+    ``since``."""
     points = list(verified)
-    verified_kinds = {cp.kind for cp in points}
+    verified_kinds = {cp.kind for cp in points} | set(declined)
     still_open = []
     for gap in gaps_of(gap_mask):
         if gap in GAP_KIND and GAP_KIND[gap] not in verified_kinds:
@@ -131,7 +141,21 @@ def goal_met(*, session: Session, enrollment: Enrollment) -> bool:
         )
     ).all()
     verified = [VerifiedPoint(cp.kind, cp.is_primary, cp.verified_at) for cp in points]
-    if open_gaps(gap_mask=enrollment.gap_mask, verified=verified, since=enrollment.created_at):
+    profile = session.get(Profile, enrollment.profile_id)
+    declined = [
+        kind
+        for kind, at in (
+            ("email", profile.email_declined_at if profile else None),
+            ("mobile", profile.mobile_declined_at if profile else None),
+        )
+        if at is not None and at >= enrollment.created_at
+    ]
+    if open_gaps(
+        gap_mask=enrollment.gap_mask,
+        verified=verified,
+        since=enrollment.created_at,
+        declined=declined,
+    ):
         return False
     required = purposes_to_answer(
         enrollment_spec(session=session, enrollment=enrollment),
@@ -199,4 +223,6 @@ def complete_if_done(
             reason="goal met",
             evidence=evidence,
         )
+    # An incentive entry of an enrollment completed now is earned (models.incentives).
+    award_earned(session, enrollment_ids=done, now=now, evidence=evidence, actor=actor)
     return done

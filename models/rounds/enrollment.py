@@ -18,7 +18,7 @@ from sqlmodel import Session
 from models.audit import audit
 from models.campaigns.gaps import GAP_BITS
 from models.campaigns.spec import CampaignSpec
-from models.rounds.selection import selection_query
+from models.rounds.selection import DECLINED_DAYS, selection_query
 from models.tables import ENROLLMENT, OUTREACH, PROFILE, ROUND, Campaign, Round
 from models.types import UTCDateTime, utcnow
 from models.vocabulary import ACTIVE, AuditAction
@@ -81,6 +81,7 @@ def _enroll_range(
     exhausted_cooldown_days: int,
     id_range: tuple[int, int],
     limit: int | None,
+    declined_days: int,
 ) -> int:
     sel = selection_query(
         gaps=spec.gaps,
@@ -91,6 +92,7 @@ def _enroll_range(
         id_range=id_range,
         reask=spec.reask_versions(),
         fields=spec.purposes,
+        declined_days=declined_days,
     ).subquery("selected")
     when = literal(now, UTCDateTime())
     # The outer WHERE also keeps SQLite's parser from reading ON CONFLICT as a join constraint.
@@ -144,6 +146,7 @@ def enroll(
     batch_size: int,
     limit: int | None = None,
     id_range: tuple[int, int] | None = None,
+    declined_days: int = DECLINED_DAYS,
 ) -> int:
     """Enrol every selectable profile with a gap into the round; returns how many were enrolled.
 
@@ -179,6 +182,7 @@ def enroll(
             "exhausted_cooldown_days": exhausted_cooldown_days,
             "id_range": batch,
             "limit": remaining,
+            "declined_days": declined_days,
         }
         if isinstance(conn, Engine):
             with conn.begin() as c:

@@ -18,9 +18,13 @@ A profile whose ladder ran out (an enrollment ended ``exhausted``) waits
 contact point created or changed since (a new or changed value from an import, a value confirmed
 or corrected on the landing page, a status set by a provider event, a suppression sync or a
 returned letter), or a landing-page answer received since. Changes to the name, locale or time
-zone do not count: they give no new way to reach the customer. A contact-moment enrollment whose
-links expired (also ``exhausted``) never asked through a ladder and does not hold the profile
-back.
+zone do not count: they give no new way to reach the customer. A contact-moment enrollment
+whose links expired (also ``exhausted``) never asked through a ladder and does not hold the
+profile back.
+
+A customer who said on the landing page that they have no email address (or no mobile number)
+is not asked for one again for ``declined_days``: within that period the email gaps (or the
+mobile gaps) do not count for them (:mod:`models.answers.declined`).
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ EXCLUSIONS = (
     EXCLUDED_COOLDOWN,
 )
 NO_CHANNEL = "none"
+# How long "I don't have one" holds unless configured (Settings.declined_field_days).
+DECLINED_DAYS = 365
 # A value the customer contested is as broken as an invalid one: the invalid gaps ask for a new one.
 BROKEN = (INVALID, CONTESTED)
 
@@ -118,18 +124,25 @@ def _flags(*, now: datetime, max_age_days: int) -> dict[str, ColumnElement[int]]
     }
 
 
+def _asked(kind: str, declined_since: datetime) -> ColumnElement[bool]:
+    """The customer has not said within the period that they have no ``kind``."""
+    column = P.c.email_declined_at if kind == "email" else P.c.mobile_declined_at
+    return or_(column.is_(None), column < declined_since)
+
+
 def _gap_conditions(
-    f: dict[str, ColumnElement[int]], reask: Mapping[str, str]
+    f: dict[str, ColumnElement[int]], reask: Mapping[str, str], declined_since: datetime
 ) -> dict[str, ColumnElement[bool]]:
     def no_usable_left(kind: str) -> ColumnElement[bool]:
         return and_(f[f"usable_{kind}"] == 0, f[f"blocked_{kind}"] == 0)
 
+    email, mobile = _asked("email", declined_since), _asked("mobile", declined_since)
     return {
-        "missing_email": f["any_email"] == 0,
-        "bounced_email": and_(f["bounced_email"] == 1, no_usable_left("email")),
-        "invalid_email": and_(f["invalid_email"] == 1, no_usable_left("email")),
-        "missing_mobile": f["any_mobile"] == 0,
-        "invalid_mobile": and_(f["invalid_mobile"] == 1, no_usable_left("mobile")),
+        "missing_email": and_(f["any_email"] == 0, email),
+        "bounced_email": and_(f["bounced_email"] == 1, no_usable_left("email"), email),
+        "invalid_email": and_(f["invalid_email"] == 1, no_usable_left("email"), email),
+        "missing_mobile": and_(f["any_mobile"] == 0, mobile),
+        "invalid_mobile": and_(f["invalid_mobile"] == 1, no_usable_left("mobile"), mobile),
         "unverified_postal": and_(f["verified_postal"] == 0, f["blocked_postal"] == 0),
         "stale_verification": f["stale"] == 1,
         "outdated_consent": outdated_grant(P.c.id, reask),
@@ -139,9 +152,10 @@ def _gap_conditions(
 def _mask(
     gaps: list[str] | tuple[str, ...],
     f: dict[str, ColumnElement[int]],
-    reask: Mapping[str, str] | None = None,
+    reask: Mapping[str, str] | None,
+    declined_since: datetime,
 ) -> Any:
-    conditions = _gap_conditions(f, reask or {})
+    conditions = _gap_conditions(f, reask or {}, declined_since)
     unknown = [g for g in gaps if g not in conditions]
     if unknown:
         raise ValueError(f"unknown gaps {unknown}")
@@ -201,17 +215,20 @@ def selection_query(
     id_range: tuple[int, int] | None = None,
     reask: Mapping[str, str] | None = None,
     fields: Sequence[Purpose] | None = None,
+    declined_days: int = DECLINED_DAYS,
 ) -> Select[Any]:
     """SELECT (profile_id, gap_mask) of every selectable profile with at least one gap.
 
     ``id_range`` = ``(lo, hi)`` restricts to ``lo <= profile.id < hi`` (for batching);
     ``reask`` maps each purpose to re-ask to its notice version (``outdated_consent``).
     Given ``fields`` (the campaign's purposes), a third column ``fields`` holds the mask of
-    complete fields (:mod:`models.rounds.completeness`).
+    complete fields (:mod:`models.rounds.completeness`); ``declined_days``: how long a "none"
+    from the customer holds (module docstring).
     """
     flags = _flags(now=now, max_age_days=max_age_days)
+    mask = _mask(gaps, flags, reask, now - timedelta(days=declined_days))
     inner = (
-        select(P.c.id.label("profile_id"), _mask(gaps, flags, reask).label("gap_mask"))
+        select(P.c.id.label("profile_id"), mask.label("gap_mask"))
         .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
         .where(
             P.c.opted_out_at.is_(None),
@@ -221,7 +238,7 @@ def selection_query(
             or_(P.c.last_contacted_at.is_(None), ~_in_cooldown(now, cooldown_days)),
             ~_active_enrollment(),
         )
-        .group_by(P.c.id, P.c.created_at)
+        .group_by(P.c.id, P.c.created_at, P.c.email_declined_at, P.c.mobile_declined_at)
         .having(~_exhausted_hold(now, exhausted_cooldown_days))
     )
     if fields is not None:
@@ -249,15 +266,16 @@ def gap_masks(
     max_age_days: int,
     profile_ids: list[int],
     reask: Mapping[str, str] | None = None,
+    declined_days: int = DECLINED_DAYS,
 ) -> dict[int, int]:
     """The gap mask of each given profile now (0 when complete), with no exclusions applied:
     the same rules as :func:`selection_query`, for one customer at a contact moment."""
     flags = _flags(now=now, max_age_days=max_age_days)
     rows = conn.execute(
-        select(P.c.id, _mask(gaps, flags, reask))
+        select(P.c.id, _mask(gaps, flags, reask, now - timedelta(days=declined_days)))
         .select_from(P.outerjoin(CP, CP.c.profile_id == P.c.id))
         .where(P.c.id.in_(profile_ids))
-        .group_by(P.c.id)
+        .group_by(P.c.id, P.c.email_declined_at, P.c.mobile_declined_at)
     )
     return {int(profile_id): int(mask) for profile_id, mask in rows}
 
@@ -283,6 +301,7 @@ def plan(
     max_age_days: int,
     cooldown_days: int,
     exhausted_cooldown_days: int,
+    declined_days: int = DECLINED_DAYS,
 ) -> Plan:
     """Count what a round of ``spec`` would select now; sends nothing and writes nothing.
 
@@ -302,7 +321,9 @@ def plan(
     )
     per_profile = (
         select(
-            _mask(spec.gaps, flags, spec.reask_versions()).label("gap_mask"),
+            _mask(
+                spec.gaps, flags, spec.reask_versions(), now - timedelta(days=declined_days)
+            ).label("gap_mask"),
             flags["usable_email"].label("email"),
             flags["usable_mobile"].label("sms"),
             flags["usable_postal"].label("letter"),
@@ -317,6 +338,8 @@ def plan(
             P.c.restricted_at,
             P.c.last_contacted_at,
             P.c.created_at,
+            P.c.email_declined_at,
+            P.c.mobile_declined_at,
         )
         .subquery("per_profile")
     )

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 from models.tables.customers import Consent, ContactPoint, Profile
 from models.tables.exports import ExportCursor
+from models.tables.incentives import IncentiveEntry
 from models.tables.messages import (
     DeliveryEvent,
     Outreach,
@@ -33,6 +34,7 @@ __all__ = [
     "ENROLLMENT",
     "ERASURE_NOTICE",
     "EXPORT_CURSOR",
+    "INCENTIVE_ENTRY",
     "OUTREACH",
     "PROFILE",
     "PROPOSAL",
@@ -51,6 +53,7 @@ __all__ = [
     "Enrollment",
     "ErasureNotice",
     "ExportCursor",
+    "IncentiveEntry",
     "Outreach",
     "Profile",
     "RateLimitHit",
@@ -76,6 +79,7 @@ CAMPAIGN = _table(Campaign)
 ROUND = _table(Round)
 ENROLLMENT = _table(Enrollment)
 EXPORT_CURSOR = _table(ExportCursor)
+INCENTIVE_ENTRY = _table(IncentiveEntry)
 OUTREACH = _table(Outreach)
 DELIVERY = _table(DeliveryEvent)
 REJECTED = _table(RejectedWebhookEvent)

@@ -29,6 +29,9 @@ class Profile(SQLModel, table=True):
     # Processing restricted (Art. 18): kept, but neither selected nor contacted until lifted.
     restricted_at: datetime | None = timestamp()
     unreachable_at: datetime | None = timestamp()
+    # The customer said "I don't have one" on the landing page (models.answers.declined).
+    email_declined_at: datetime | None = timestamp()
+    mobile_declined_at: datetime | None = timestamp()
     # Hidden from selection and contact by a sweep decision; erased profiles are archived too.
     archived_at: datetime | None = timestamp()
     erased_at: datetime | None = timestamp()

@@ -64,6 +64,9 @@ class Message:
     # What the message asks of this customer (their own gaps); templates see ``asks``, and
     # with none they use their generic wording.
     asks: tuple[Ask, ...] = ()
+    # The headline of the campaign's incentive in the message's language (models.incentives),
+    # or None when it offers none; templates/asks/incentive.txt words it.
+    incentive: str | None = None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from outreach.channels.base import Channel, Message, PostalAddress, SendResult
 from outreach.config import OutreachConfig
 from outreach.errors import ConfigurationError, ProviderError
 from outreach.i18n import renderable_languages
+from outreach.incentive_line import IncentiveLines
 from outreach.sending.asks import pending_asks
 from outreach.sending.attempts import claim, note_doubts, release, settle_in_doubt
 from outreach.sending.leases import leased
@@ -121,7 +122,12 @@ def _held_elsewhere(engine: Engine, asked: Sequence[int], won: Sequence[int]) ->
 
 
 def _message(
-    row: Any, tokens: MessageTokens, config: OutreachConfig, campaign: str, asks: tuple[Ask, ...]
+    row: Any,
+    tokens: MessageTokens,
+    config: OutreachConfig,
+    campaign: str,
+    asks: tuple[Ask, ...],
+    incentive: str | None = None,
 ) -> Message:
     address = None
     recipient = row.value or ""
@@ -149,6 +155,7 @@ def _message(
         categories=("enrich", campaign),
         unsubscribe_token=tokens.unsubscribe,
         asks=asks,
+        incentive=incentive,
     )
 
 
@@ -271,9 +278,13 @@ class _Sender:
             )
             asks = pending_asks(conn, rows)
         key = self.spec.key
-        return _Chunk(
-            list(rows), [_message(r, tokens[r.id], self.config, key, asks[r.id]) for r in rows]
-        )
+        lines = IncentiveLines(self.config, self.spec)
+        messages = []
+        for r in rows:
+            locale = r.locale or r.profile_locale or self.config.default_locale
+            line = lines.headline(locale, r.channel)
+            messages.append(_message(r, tokens[r.id], self.config, key, asks[r.id], line))
+        return _Chunk(list(rows), messages)
 
     def _claim(self, chunk: _Chunk) -> _Chunk:
         """The part of the chunk this run won (another runner may have claimed or sent rows,

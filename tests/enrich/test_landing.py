@@ -165,13 +165,19 @@ def test_change_mobile_then_code_from_sms_outbox(settings: Settings, engine: Eng
     assert enrollment_state(engine, case.enrollment_id) == "completed"
 
 
-def test_unknown_expired_and_used_links_get_the_same_page(
+def test_unknown_expired_and_objected_links_get_the_same_page_a_used_one_opens(
     settings: Settings, engine: Engine
 ) -> None:
     live = make_case(engine, FULL, gaps=["missing_mobile"])
     with client_for(settings) as client:
         assert submit(client, live.token, {"postal_action": "confirm"}).status_code == 200
-        used = client.get(f"/c/{live.token}")
+        used = client.get(f"/c/{live.token}")  # coming back: the form, with what was sent
+        assert used.status_code == 200 and 'id="sent-before"' in used.text
+        assert 'id="state-postal" class="state state-verified"' in used.text
+        client.post(
+            f"/c/{live.token}", data={"csrf_token": csrf_of(used), "stop_contacting": "yes"}
+        )
+        objected = client.get(f"/c/{live.token}")
         unknown = client.get("/c/AAAAAAAAAAAAAAAAAAAAAA")
         confirm_unknown = client.get("/e/AAAAAAAAAAAAAAAAAAAAAA")
     with engine.begin() as conn:
@@ -180,7 +186,7 @@ def test_unknown_expired_and_used_links_get_the_same_page(
     expired = make_case(engine, FULL, gaps=["missing_mobile"], ttl_days=1, spec=other)
     with client_for(settings) as client:
         expired_page = client.get(f"/c/{expired.token}")
-    pages = [used, unknown, confirm_unknown, expired_page]
+    pages = [objected, unknown, confirm_unknown, expired_page]
     assert {p.status_code for p in pages} == {404}
     headings = {re.search(r'<h1 id="link-invalid">([^<]+)</h1>', p.text).group(1) for p in pages}  # type: ignore[union-attr]
     assert len(headings) == 1

@@ -32,7 +32,8 @@ def test_batch_file_has_one_line_per_message_with_link_and_recipient(
     for line, message in zip(lines, messages, strict=True):
         assert line["to"] == message.recipient
         assert message.link in line["body"]
-        assert line["segments"] == sms_segments(line["body"]) == 1
+        # Two parts: the ask and the reference with the number to check it is genuine.
+        assert line["segments"] == sms_segments(line["body"]) == 2
         assert line["created_at"].endswith("+00:00")
     assert "STOP" in lines[0]["body"] and "Répondez STOP" in lines[1]["body"]
 

@@ -25,6 +25,7 @@ from models.answers.link_tokens import token_from_link
 from outreach.channels.base import NO_UNSUBSCRIBE_TOKEN, Message, SendResult, failed
 from outreach.errors import ConfigurationError, RenderError
 from outreach.providers.sendgrid.template_safety import substitution_safe
+from outreach.reference import message_reference
 from outreach.render import RenderedEmail, Renderer
 
 PROVIDER = "sendgrid"
@@ -71,6 +72,7 @@ def _values(message: Message) -> dict[str, str | None]:
         "given": message.given_name or None,
         "family": message.family_name or None,
         "code": message.code,
+        "ref": message_reference(message.channel, message.outreach_id),
     }
 
 
@@ -237,4 +239,4 @@ class Planner:
             code=tag("code", part) if message.code is not None else None,
             unsubscribe_token=tag("unsub", part) if message.unsubscribe_token else None,
         )
-        return self.renderer.email(stand_in)
+        return self.renderer.email(stand_in, reference=tag("ref", part))

@@ -31,12 +31,13 @@ PER_MESSAGE = frozenset(
         "code",
         "outreach_id",
         "return_code",
+        "reference",
     }
 )
 # Values that may be output as they are: placeholders stand for them.
 INSERTABLE = PER_MESSAGE - {"outreach_id", "return_code"}
 # Values whose being set may be tested: the placeholder render is grouped by that.
-TESTABLE = frozenset({"given_name", "family_name", "full_name", "code"})
+TESTABLE = frozenset({"given_name", "family_name", "full_name", "code", "reference"})
 # Constructs that can transform output they enclose, or bring in names this walk cannot see.
 _OPAQUE = (
     nodes.Macro,

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.answers.personal_link import open_link
-from models.tables import CONSENT, TOKEN
+from models.tables import CONSENT, PROFILE, TOKEN
 from tests.models.answers.personal_link_data import EMAIL_OK, MOBILE_OK, NOW, POSTAL_OK, make_case
 
 
@@ -57,7 +57,7 @@ def test_missing_field_is_shown_as_empty(engine: Engine) -> None:
     assert ctx.fields["email"].contact_point_id is None and ctx.fields["email"].masked is None
 
 
-def test_unknown_expired_and_used_links_all_give_none(engine: Engine) -> None:
+def test_unknown_expired_and_objected_links_give_none_a_used_one_opens(engine: Engine) -> None:
     case = make_case(engine, [EMAIL_OK], gaps=["missing_mobile"], ttl_days=1)
     with Session(engine) as session:
         for token in ("nope", "", "x" * 10_000, "é\x00<script>"):
@@ -65,8 +65,14 @@ def test_unknown_expired_and_used_links_all_give_none(engine: Engine) -> None:
         # Issued two days before NOW with one day to live.
         assert open_link(session=session, token=case.token, now=NOW) is None
         assert open_link(session=session, token=case.token, now=NOW - timedelta(days=1, hours=1))
+    # A link used before still opens until it expires: the customer may come back to it.
     with engine.begin() as conn:
-        conn.execute(update(TOKEN).values(used_at=NOW))
+        conn.execute(update(TOKEN).values(used_at=NOW - timedelta(days=2)))
+    with Session(engine) as session:
+        assert open_link(session=session, token=case.token, now=NOW - timedelta(days=1, hours=1))
+    # After an objection it opens nothing.
+    with engine.begin() as conn:
+        conn.execute(update(PROFILE).values(objected_at=NOW - timedelta(days=2)))
     with Session(engine) as session:
         assert (
             open_link(session=session, token=case.token, now=NOW - timedelta(days=1, hours=1))

@@ -117,9 +117,9 @@ def test_objection_needs_a_live_link_and_is_recorded_once(engine: Engine) -> Non
     assert counts(engine) == before
     assert object_now(engine, case.token) == "ok"
     after = counts(engine)
-    assert object_now(engine, case.token) == "already_used"  # a replay changes nothing
+    assert object_now(engine, case.token) == "invalid_link"  # a replay changes nothing
     assert counts(engine) == after
-    assert object_now(engine, another_link(engine, case)) == "ok"  # already objected: no new row
+    assert object_now(engine, another_link(engine, case)) == "invalid_link"  # objected: links end
     assert len(audits(engine, "profile.objected")) == 1
 
 

@@ -67,7 +67,8 @@ def test_block_in_the_customers_language(
     block = the_ask(ask(engine, config))
     assert block.text.startswith(title) and title in block.html
     sms = the_ask(ask(engine, config, channel="sms", now=NOW + timedelta(days=1)))
-    assert "\n" not in sms.text.strip() and sms.text.strip().endswith(sms.link)
+    assert "\n" not in sms.text.strip() and f"{sms.link} " in sms.text
+    assert sms.text.strip().endswith(f"{config.trust_phone}.")  # after its reference
 
 
 def test_block_names_the_customers_own_gaps(engine: Engine, config: OutreachConfig) -> None:

@@ -175,6 +175,7 @@ def test_the_header_names_the_round_and_the_query(report_world: Scenario) -> Non
         "enrolled": 11,
         "erased_profiles": 1,
         "max_age_days": 730,
+        "incentive": None,  # the campaign offers none
     }
     assert found["rounds"][0]["campaign"] == {"key": "report", "version": 1}
 

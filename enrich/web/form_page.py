@@ -103,4 +103,5 @@ def message_reference_of(ctx: LinkContext) -> str | None:
     """The reference of the message the customer came from, as it printed it."""
     if ctx.outreach_id is None or ctx.channel is None:
         return None
-    return message_reference(ctx.channel, ctx.outreach_id)
+    # A contact-moment block names its own reference, whatever system's message carried it.
+    return message_reference("moment" if ctx.context else ctx.channel, ctx.outreach_id)

@@ -26,12 +26,13 @@ from enrich.web.forms import CodeForm, ConfirmForm, LinkForm
 from enrich.web.i18n import error_text
 from enrich.web.incentive_form import read_incentive
 from enrich.web.pages import page_language, rate_limited
-from models.answers.form_rules import ACTIONS
+from models.answers.form_rules import ACTIONS, validate_form
 from models.answers.link_tokens import hash_presented
 from models.answers.personal_link import message_locale, open_link, record_opened
 from models.answers.proof_of_control import EMAIL_CONFIRM, SMS_CODE, check_sms_code, confirm_email
 from models.answers.rights import object_through_link
 from models.answers.submissions import FieldAction, PostalInput, SubmissionForm, apply_submission
+from models.contact_data.validation import normalise_country
 from models.tables import Outreach, Profile, VerificationToken
 from models.types import utcnow
 
@@ -126,13 +127,18 @@ def submit_page(
         errors["incentive"] = refused
     if form.stop_contacting:
         errors["objection"] = "objection: invalid answer"
-    if not errors:
+    submitted = SubmissionForm(
+        sub.email, sub.mobile, sub.postal, answers.consents, answers.notices, entry
+    )
+    if errors:  # refused here: the fields are checked too, so every error shows at once
+        profile = session.get(Profile, ctx.profile_id)
+        country = normalise_country(profile.country if profile else None)
+        errors = validate_form(ctx, submitted, settings.default_region, country)[0] | errors
+    else:
         result = apply_submission(
             session=session,
             token=token,
-            form=SubmissionForm(
-                sub.email, sub.mobile, sub.postal, answers.consents, answers.notices, entry
-            ),
+            form=submitted,
             now=now,
             client_time=None,
             default_region=settings.default_region,

@@ -62,6 +62,8 @@ class LinkContext:
     purposes: list[PurposeView]
     # The active enrollment's gaps: what the page asks for (models.campaigns.asks).
     gaps: tuple[str, ...] = ()
+    # The contact moment the link came with (another system's message), None for our own.
+    context: str | None = None
 
 
 def primaries(session: Session, profile_id: int) -> dict[str, ContactPoint]:
@@ -176,6 +178,7 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
         enrollment_id=enrollment.id if enrollment else None,
         spec=spec,
         gaps=tuple(gaps_of(enrollment.gap_mask)) if enrollment else (),
+        context=outreach.context if outreach else None,
         fields=fields,
         purposes=purposes,
     )

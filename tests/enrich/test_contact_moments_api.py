@@ -21,6 +21,7 @@ from enrich.settings import Settings
 from enrich.web.app import create_app
 from models.tables import ContactPoint, Enrollment, Outreach
 from models.types import utcnow
+from outreach.reference import message_reference
 from tests.enrich.landing_helpers import submit
 from tests.factories import add_profile, widened_campaign_file
 
@@ -135,7 +136,11 @@ def test_the_ask_opens_the_landing_page_and_the_answer_completes_the_enrollment(
         assert (link.scheme, link.netloc) == ("https", "enrich.example.org")
         assert ET.fromstring(ask["qr_svg"]).tag == "{http://www.w3.org/2000/svg}svg"
         token = link.path.removeprefix("/c/")
-        assert c.get(link.path).status_code == 200
+        page = c.get(link.path)
+        assert page.status_code == 200
+        # The page quotes the block's own reference, the one the customer read in the message.
+        reference = message_reference("moment", ask["outreach_id"])
+        assert reference in ask["text"] and reference in page.text
         thanks = submit(c, token, {"postal_action": "confirm", "consent_service_email": "granted"})
     assert thanks.status_code == 200 and 'id="thanks"' in thanks.text
     with Session(engine) as session:

@@ -100,6 +100,17 @@ def test_an_sms_ask_with_its_reference_takes_two_gsm_parts(
     assert encoding(sms) == "GSM-7" and sms_segments(sms) == 2
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_one_time_code_quotes_its_reference_in_one_part(
+    renderer: Renderer, make_message: MakeMessage, language: str
+) -> None:
+    sms = renderer.sms(
+        make_message("sms", template="otp", locale=language, code="123456", outreach_id=4711)
+    )
+    assert message_reference("sms", 4711) in sms and PHONE in sms and "123456" in sms
+    assert encoding(sms) == "GSM-7" and sms_segments(sms) == 1
+
+
 def test_markup_in_the_organisation_name_is_escaped_in_the_sentence(
     outbox_config: OutreachConfig, make_message: MakeMessage
 ) -> None:

@@ -100,7 +100,7 @@ def _once(
         expires_at=expires_at,
         asks=asks_of(decision.gaps, channel=channel),
         outreach_id=oid,
-        incentive=IncentiveLines(config, spec).headline(locale, channel),
+        incentive=IncentiveLines(config, spec, renderer.languages).headline(locale, channel),
     )
     return MomentResult(
         MomentAsk(

@@ -19,13 +19,26 @@ from outreach.segments import encoding
 class IncentiveLines:
     """Headlines by (locale, channel) for one campaign version, each terms file read once."""
 
-    def __init__(self, config: OutreachConfig, spec: CampaignSpec) -> None:
+    def __init__(
+        self,
+        config: OutreachConfig,
+        spec: CampaignSpec,
+        languages: tuple[str, ...] | None = None,
+    ) -> None:
         self.config = config
         self.spec = spec
-        self.languages = renderable_languages(
-            config.templates_dir, config.supported_locales, config.default_locale
-        )
+        # A renderer's languages when the caller has one; else looked up, only if needed.
+        self._languages = languages
         self._by_language: dict[str, str | None] = {}
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        if self._languages is None:
+            cfg = self.config
+            self._languages = renderable_languages(
+                cfg.templates_dir, cfg.supported_locales, cfg.default_locale
+            )
+        return self._languages
 
     def headline(self, locale: str | None, channel: str) -> str | None:
         incentive = self.spec.incentive

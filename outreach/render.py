@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from gettext import NullTranslations
 from typing import TYPE_CHECKING, Any
 
@@ -234,10 +234,10 @@ class Renderer:
             context["unsubscribe_url"] = unsubscribe_link(cfg.base_url, message.unsubscribe_token)
         return context
 
-    @property
+    @cached_property
     def trust(self) -> dict[str, str]:
         """How a customer checks a request is genuine (:mod:`outreach.trust`): ``trust`` in
-        every message and on the landing page."""
+        every message and on the landing page (the config is frozen: worked out once)."""
         cfg = self.config
         return trust_values(
             cfg.organisation_name, cfg.trust_phone, cfg.organisation_website, cfg.trust_web_path

@@ -82,7 +82,8 @@ class Pages:
         )
 
     def invalid(self, lang: str) -> HTMLResponse:
-        """The one page for unknown, expired and used links (it must not say which)."""
+        """The one page for every link that opens nothing (unknown, expired, used up, or of a
+        profile that objected): it must not say which."""
         return self.message(lang, "invalid", "link-invalid", 404, switch=True)
 
     def forbidden(self, lang: str) -> HTMLResponse:

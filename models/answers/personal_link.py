@@ -64,6 +64,8 @@ class LinkContext:
     gaps: tuple[str, ...] = ()
     # The contact moment the link came with (another system's message), None for our own.
     context: str | None = None
+    # The enrollment whose campaign the page shows: the active one, else the message's own.
+    shown_enrollment_id: int | None = None
 
 
 def primaries(session: Session, profile_id: int) -> dict[str, ContactPoint]:
@@ -179,6 +181,7 @@ def link_context(session: Session, row: VerificationToken) -> LinkContext:
         spec=spec,
         gaps=tuple(gaps_of(enrollment.gap_mask)) if enrollment else (),
         context=outreach.context if outreach else None,
+        shown_enrollment_id=shown.id if shown else None,
         fields=fields,
         purposes=purposes,
     )

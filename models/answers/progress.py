@@ -65,10 +65,9 @@ class Progress:
         return next(f.state for f in self.fields if f.kind == kind)
 
 
-def _best(points: list[ContactPoint]) -> ContactPoint | None:
-    """The primary point of a kind, else the newest."""
-    ordered = sorted(points, key=lambda cp: (cp.is_primary, cp.id or 0))
-    return ordered[-1] if ordered else None
+def _shown(points: list[ContactPoint]) -> str:
+    """The value the state is about, masked: the primary point of a kind, else the newest."""
+    return mask(max(points, key=lambda cp: (cp.is_primary, cp.id or 0)))
 
 
 def _state(
@@ -85,7 +84,7 @@ def _state(
         if cp.status == VERIFIED and cp.verified_at is not None and cp.verified_at >= fresh_after
     ]
     if verified:
-        return FieldState(kind, "verified", mask(_best(verified)))  # type: ignore[arg-type]
+        return FieldState(kind, "verified", _shown(verified))
     if declined is not None:
         return FieldState(kind, "declined")
     waiting = [
@@ -96,10 +95,10 @@ def _state(
         and (cp.id in proving or kind == "postal")
     ]
     if waiting:
-        return FieldState(kind, "pending", mask(_best(waiting)))  # type: ignore[arg-type]
+        return FieldState(kind, "pending", _shown(waiting))
     usable = [cp for cp in live if cp.status in USABLE_STATUSES and cp.status != CONTESTED]
     if usable:
-        return FieldState(kind, "to_check", mask(_best(usable)))  # type: ignore[arg-type]
+        return FieldState(kind, "to_check", _shown(usable))
     return FieldState(kind, "missing")
 
 
@@ -111,8 +110,9 @@ def progress(session: Session, ctx: LinkContext, *, now: datetime, max_age_days:
         )
     ).all()
     # The values a live confirmation link or code was sent to.
-    proving = set(
-        session.exec(
+    proving = {
+        cp_id
+        for cp_id in session.exec(
             select(VerificationToken.contact_point_id).where(
                 VerificationToken.profile_id == ctx.profile_id,
                 col(VerificationToken.kind).in_((EMAIL_CONFIRM, SMS_CODE)),
@@ -120,7 +120,8 @@ def progress(session: Session, ctx: LinkContext, *, now: datetime, max_age_days:
                 VerificationToken.expires_at > now,
             )
         ).all()
-    )
+        if cp_id is not None
+    }
     profile = session.get(Profile, ctx.profile_id)
     fresh_after = now - timedelta(days=max_age_days)
     fields = [
@@ -128,7 +129,7 @@ def progress(session: Session, ctx: LinkContext, *, now: datetime, max_age_days:
             kind,
             [cp for cp in points if cp.kind == kind],
             declined_at(profile, kind) if profile is not None else None,
-            {i for i in proving if i is not None},
+            proving,
             fresh_after,
         )
         for kind in FIELDS

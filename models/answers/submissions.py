@@ -302,12 +302,14 @@ def apply_submission(
         now=now,
         evidence=evidence,
     )
-    if form.incentive is not None and ctx.spec is not None and ctx.enrollment_id is not None:
+    # The enrollment of the campaign shown: an entry after it completed is earned at once.
+    enrollment_id = ctx.shown_enrollment_id
+    if form.incentive is not None and ctx.spec is not None and enrollment_id is not None:
         try:
             data["incentive"] = enter(
                 session,
                 profile_id=ctx.profile_id,
-                enrollment_id=ctx.enrollment_id,
+                enrollment_id=enrollment_id,
                 spec=ctx.spec,
                 shown=form.incentive,
                 now=now,

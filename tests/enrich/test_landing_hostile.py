@@ -112,6 +112,21 @@ def test_tampered_tokens_are_404_and_a_used_link_takes_more(
     assert now["contact_point"] == after["contact_point"] + 1
 
 
+def test_a_link_used_up_asks_to_contact_us_and_changes_nothing(
+    settings: Settings, engine: Engine
+) -> None:
+    case = make_case(engine, FULL, gaps=["missing_mobile"])
+    limited = settings.model_copy(update={"link_max_submissions": 2})
+    with client_for(limited) as client:
+        for _ in range(2):
+            assert submit(client, case.token, {"postal_action": "confirm"}).status_code == 200
+        before = counts(engine)
+        more = submit(client, case.token, {"email_action": "change", "email": "x@example.nl"})
+    assert more.status_code == 429 and 'id="link-limit"' in more.text
+    assert "x@example.nl" not in more.text
+    assert counts(engine) == before  # no new value, no confirmation sent, no submission
+
+
 def test_expired_token_is_404(settings: Settings, engine: Engine) -> None:
     case = make_case(engine, FULL, gaps=["missing_mobile"], ttl_days=1)
     with client_for(settings) as client:

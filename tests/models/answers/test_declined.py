@@ -87,14 +87,13 @@ def test_declining_the_missing_mobile_completes_the_enrollment(engine: Engine) -
     assert masks(engine, case, NOW + timedelta(days=366)) == 8
     assert masks(engine, case, NOW + timedelta(days=31), declined_days=30) == 8
     with engine.connect() as conn:
-        query = selection_query(
-            gaps=["missing_mobile"],
-            now=NOW + timedelta(days=40),
-            max_age_days=730,
-            cooldown_days=0,
-            exhausted_cooldown_days=0,
-        )
-        assert conn.execute(query).all() == []
+        args: dict[str, Any] = {"gaps": ["missing_mobile"], "now": NOW + timedelta(days=40),
+                                "max_age_days": 730, "cooldown_days": 0,
+                                "exhausted_cooldown_days": 0}  # fmt: skip
+        assert conn.execute(selection_query(**args)).all() == []
+        # With a period shorter than the time since, the same round selects them again.
+        again = conn.execute(selection_query(**args, declined_days=30)).all()
+        assert [(row.profile_id, row.gap_mask) for row in again] == [(case.profile_id, 8)]
 
 
 def test_declining_a_broken_mobile_contests_it(engine: Engine) -> None:
